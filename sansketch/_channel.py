@@ -1,0 +1,74 @@
+"""The contract between the app layer and a driver, for one request.
+
+A driver (or the in-memory test client) gives each request a ``Channel``. The
+app layer reads the body and writes the response only through it, so it never
+learns which event loop or socket is underneath. Every method is awaited in
+the handler's task; a driver implements them with whatever its loop offers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Protocol
+
+RawHeaders = Sequence[tuple[bytes, bytes]]
+
+
+class ClientDisconnected(ConnectionError):
+    """The client went away; the request cannot be read or answered."""
+
+
+class Channel(Protocol):
+    """Body in, response out, for the request being handled.
+
+    Body reading: the first ``receive_body`` call is what makes the core send
+    a lazy ``100 Continue``. Response writing: ``send_head`` then any number
+    of ``send_body`` then ``send_end``; or ``send_response`` once for a whole
+    response (the fast path: one write). Drivers may coalesce the head with
+    the first body write.
+    """
+
+    remote: tuple[str, int] | str | None
+    """Peer address as the socket reports it (``None`` when unknown)."""
+
+    scheme: str
+    """``"http"`` or ``"https"``."""
+
+    async def receive_body(self) -> bytes:
+        """Next piece of the request body; ``b""`` once it is complete.
+
+        Raises:
+            ClientDisconnected: the client closed before the body ended.
+        """
+        ...
+
+    def trailers(self) -> RawHeaders:
+        """Trailer fields of a chunked body (empty until the body ended)."""
+        ...
+
+    async def send_head(self, status: int, headers: RawHeaders, reason: bytes | None) -> None:
+        """Start the response (framing comes from the headers)."""
+        ...
+
+    async def send_body(self, data: bytes) -> None:
+        """Write body bytes, waiting while the transport is congested."""
+        ...
+
+    async def send_end(self, trailers: RawHeaders | None = None) -> None:
+        """Finish the response (trailers only when chunked)."""
+        ...
+
+    async def send_response(
+        self, status: int, headers: RawHeaders, body: bytes, reason: bytes | None
+    ) -> None:
+        """Send a whole response at once; adds ``Content-Length``."""
+        ...
+
+    async def sendfile(self, fd: int | os.PathLike[str] | str, offset: int, count: int) -> None:
+        """Write ``count`` bytes of a file from ``offset`` as body bytes.
+
+        After ``send_head``. Drivers that can use ``sendfile(2)`` do; others
+        read and write in pieces.
+        """
+        ...

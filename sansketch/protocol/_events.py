@@ -1,0 +1,89 @@
+"""Events the connection hands to its driver.
+
+Every event is a frozen, slotted dataclass: cheap to build, impossible to
+mutate after the core has handed it out. Headers are kept exactly as they
+arrived (name case preserved, duplicates kept, arrival order) as
+``(name, value)`` pairs of ``bytes``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+Headers = list[tuple[bytes, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestHead:
+    """The request line and header section of one request.
+
+    Attributes:
+        method: the method token, e.g. ``b"GET"``.
+        target: the request-target exactly as received (origin-, absolute-,
+            authority- or asterisk-form).
+        http_version: ``b"1.0"`` or ``b"1.1"``.
+        headers: ``(name, value)`` pairs in arrival order, duplicates kept,
+            names in the case the client sent.
+        keep_alive: whether the connection may carry another request after
+            this one, judged from the version and ``Connection``.
+        expects_continue: the request carries ``Expect: 100-continue`` and is
+            HTTP/1.1, so the core will send ``100 Continue`` lazily.
+        upgrade: the lower-cased ``Upgrade`` protocol list (``b"websocket"``)
+            when the request asks to switch protocols, ``b"CONNECT"`` for a
+            CONNECT tunnel, else ``None``.
+        content_length: the declared body length, ``None`` when the body is
+            chunked or absent.
+        chunked: the body uses the chunked transfer coding.
+    """
+
+    method: bytes
+    target: bytes
+    http_version: bytes
+    headers: Headers
+    keep_alive: bool = True
+    expects_continue: bool = False
+    upgrade: bytes | None = None
+    content_length: int | None = None
+    chunked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BodyData:
+    """A piece of the request body, in order, with transfer framing removed."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEnd:
+    """The current request is complete; ``trailers`` holds chunked trailers."""
+
+    trailers: Headers = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Upgrade:
+    """The connection has switched protocols (101, or 2xx to CONNECT).
+
+    ``data`` holds the bytes that followed the request head, untouched. After
+    this event the core parses nothing more: the driver hands the socket and
+    these bytes to whoever speaks the new protocol.
+    """
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRejected:
+    """The peer broke the protocol (or a limit, or a deadline).
+
+    The driver answers with ``conn.send_error(event)`` and closes. ``status``
+    is the status to answer with (400, 408, 413, 414, 431, 501 or 505) and
+    ``reason`` a short description for logs; it is not sent to the client.
+    """
+
+    status: int
+    reason: str
+
+
+Event = RequestHead | BodyData | RequestEnd | Upgrade | RequestRejected
