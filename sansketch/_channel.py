@@ -35,6 +35,9 @@ class Channel(Protocol):
     scheme: str
     """``"http"`` or ``"https"``."""
 
+    response_started: bool
+    """Whether the response head has been handed to the core."""
+
     async def receive_body(self) -> bytes:
         """Next piece of the request body; ``b""`` once it is complete.
 

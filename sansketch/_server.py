@@ -1,0 +1,447 @@
+"""Serving one connection: the glue between the protocol core and an app.
+
+Theory of operation
+-------------------
+``handle_request`` is the one place where a request head becomes a
+``Request``, the application answers it and the answer is finished on the
+channel. Every driver calls it, push-style or pull-style.
+
+``serve_connection`` is the pull-style loop, written once against the tiny
+``ByteStream`` interface (receive, send, aclose), as httpcore does with its
+network streams. The asyncio-streams driver, the anyio driver (trio and
+asyncio) and the in-memory test client only provide a ``ByteStream``. The loop
+runs in a single task: it reads only when it needs bytes, i.e. between
+requests, or inside the handler when the app asks for body bytes
+(``StreamChannel.receive_body``). So a slow app applies backpressure to its
+client for free, and pipelined requests wait in the core, not here.
+
+Deadlines come only from ``conn.next_deadline()``: before each read the loop
+bounds the wait by it and calls ``conn.on_deadline(now)`` when it passes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+import anyio
+
+from ._channel import ClientDisconnected, RawHeaders
+from ._date import date_header_value
+from .protocol import (
+    Action,
+    BodyData,
+    DeadlineAction,
+    Event,
+    LocalProtocolError,
+    RequestEnd,
+    RequestHead,
+    RequestRejected,
+    ServerConnection,
+    Upgrade,
+)
+from .protocol import Limits as Limits
+
+if TYPE_CHECKING:
+    from .app import Application
+
+access_logger = logging.getLogger("sansketch.access")
+server_logger = logging.getLogger("sansketch.server")
+
+_SERVER_HEADER = (b"server", b"sansketch")
+_READ_SIZE = 65536
+
+
+class ByteStream(Protocol):
+    """What a pull-style driver provides for one connection."""
+
+    async def receive(self) -> bytes | None:
+        """Bytes from the peer; ``b""`` at end of stream; ``None`` means
+        "no bytes, but wake up and look at the clock" (fake clocks only)."""
+        ...
+
+    async def send(self, data: bytes) -> None:
+        """Write all of ``data``."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the connection."""
+        ...
+
+
+@dataclass(slots=True)
+class ServerConfig:
+    """Settings shared by every connection a server accepts.
+
+    Attributes:
+        limits: the protocol core's limits and timeouts.
+        access_log: log one line per response on ``sansketch.access``.
+        clock: monotonic seconds, read only by drivers (never by the core).
+        timeout_for: how long to wait for a deadline given the clock's now;
+            the in-memory client returns ``math.inf`` and wakes the loop itself.
+        request_timeout: seconds a handler may take before it is cancelled
+            and answered 503 (``None``: no limit).
+    """
+
+    limits: Limits = field(default_factory=Limits)
+    access_log: bool = False
+    clock: Callable[[], float] = anyio.current_time
+    timeout_for: Callable[[float, float], float] = lambda deadline, now: deadline - now
+    request_timeout: float | None = None
+
+
+class _AbortConnection(Exception):
+    """The response cannot be completed; the connection must be dropped."""
+
+
+async def handle_request(
+    app: Application, head: RequestHead, channel: StreamChannel | _ChannelLike, seq: int = 1
+) -> None:
+    """Answer one request with ``app`` through ``channel``.
+
+    Builds the ``Request``, awaits the application, and finishes the
+    response. A failure before the response head was sent becomes a 500
+    (the application already hides details unless debug is on); a failure
+    after it leaves no way to tell the client, so the connection is aborted.
+
+    Raises:
+        ClientDisconnected: the client went away.
+        _AbortConnection: the response was started and could not be finished.
+    """
+    from .request import Request
+
+    request = Request(head, channel, app=app, client_max_size=app.client_max_size)
+    request._seq = seq
+    try:
+        response = await app._handle(request)
+        if not response.prepared:
+            await response.prepare(request)
+        await response.write_eof()
+    except ClientDisconnected:
+        raise
+    except Exception as exc:
+        server_logger.error("Error finishing response to %s", head.target, exc_info=exc)
+        if channel.response_started:
+            raise _AbortConnection from exc
+        await channel.send_response(
+            500,
+            [(b"content-type", b"text/plain; charset=utf-8")],
+            b"500 Internal Server Error",
+            None,
+        )
+
+
+class _ChannelLike(Protocol):
+    response_started: bool
+
+    async def send_response(
+        self, status: int, headers: RawHeaders, body: bytes, reason: bytes | None
+    ) -> None: ...
+
+
+class StreamChannel:
+    """The ``Channel`` of one request on a pull-style connection.
+
+    Body events of the current request come first from ``pending`` (already
+    parsed), then from the stream, read only when the app asks. The response
+    head is held back and written together with the first body bytes.
+    """
+
+    __slots__ = (
+        "_body_done",
+        "_conn",
+        "_head_bytes",
+        "_loop",
+        "_trailers",
+        "remote",
+        "response_ended",
+        "response_started",
+        "scheme",
+        "status",
+    )
+
+    def __init__(self, loop: _ConnectionLoop) -> None:
+        self._loop = loop
+        self._conn = loop.conn
+        self._body_done = False
+        self._trailers: RawHeaders = ()
+        self._head_bytes = b""
+        self.remote = loop.remote
+        self.scheme = loop.scheme
+        self.response_started = False
+        self.response_ended = False
+        self.status = 0
+
+    # -- request body -------------------------------------------------------
+    async def receive_body(self) -> bytes:
+        """Next piece of the body; ``b""`` when it is complete."""
+        if self._body_done:
+            return b""
+        loop = self._loop
+        if not self.response_started:
+            continue_bytes = self._conn.accept_body()
+            if continue_bytes:
+                await loop.send(continue_bytes)
+        while True:
+            while loop.pending:
+                event = loop.pending[0]
+                if isinstance(event, BodyData):
+                    loop.pending.popleft()
+                    if event.data:
+                        return event.data
+                elif isinstance(event, RequestEnd):
+                    loop.pending.popleft()
+                    self._body_done = True
+                    self._trailers = event.trailers
+                    return b""
+                else:
+                    # A RequestRejected in the middle of the body: the body is
+                    # broken; the loop answers the error after this handler.
+                    self._body_done = True
+                    raise ClientDisconnected(
+                        f"request body was malformed: {getattr(event, 'reason', event)}"
+                    )
+            if not await loop.read_more():
+                self._body_done = True
+                raise ClientDisconnected("client closed the connection mid-body")
+
+    def trailers(self) -> RawHeaders:
+        """Trailers of a chunked body, once it has been read to the end."""
+        return self._trailers
+
+    # -- response -----------------------------------------------------------
+    async def send_head(self, status: int, headers: RawHeaders, reason: bytes | None) -> None:
+        """Start the response; the head goes out with the first body bytes."""
+        self._head_bytes = self._conn.send_head(status, self._loop.with_defaults(headers), reason)
+        self.response_started = True
+        self.status = status
+
+    async def send_body(self, data: bytes) -> None:
+        """Write body bytes (coalesced with a pending head)."""
+        out = self._conn.send_body(data)
+        if self._head_bytes:
+            out = self._head_bytes + out
+            self._head_bytes = b""
+        if out:
+            await self._loop.send(out)
+
+    async def send_end(self, trailers: RawHeaders | None = None) -> None:
+        """Finish the response."""
+        out = self._conn.send_end(list(trailers) if trailers else None)
+        if self._head_bytes:
+            out = self._head_bytes + out
+            self._head_bytes = b""
+        self.response_ended = True
+        if out:
+            await self._loop.send(out)
+
+    async def send_response(
+        self, status: int, headers: RawHeaders, body: bytes, reason: bytes | None
+    ) -> None:
+        """A whole response in one write."""
+        out = self._conn.send_response(status, self._loop.with_defaults(headers), body, reason)
+        self.response_started = True
+        self.response_ended = True
+        self.status = status
+        await self._loop.send(out)
+
+    async def sendfile(self, fd: int | os.PathLike[str] | str, offset: int, count: int) -> None:
+        """Write part of a file as body bytes, read in pieces."""
+        opened = not isinstance(fd, int)
+        fileno = os.open(fd, os.O_RDONLY) if not isinstance(fd, int) else fd
+        try:
+            remaining = count
+            while remaining > 0:
+                chunk = await anyio.to_thread.run_sync(
+                    os.pread, fileno, min(remaining, _READ_SIZE), offset
+                )
+                if not chunk:
+                    raise LocalProtocolError("file shrank while being sent")
+                offset += len(chunk)
+                remaining -= len(chunk)
+                await self.send_body(chunk)
+        finally:
+            if opened:
+                os.close(fileno)
+
+
+class _ConnectionLoop:
+    """State of one pull-style connection: core, stream and pending events."""
+
+    def __init__(
+        self,
+        stream: ByteStream,
+        config: ServerConfig,
+        remote: tuple[str, int] | str | None,
+        scheme: str,
+    ) -> None:
+        self.stream = stream
+        self.config = config
+        self.conn = ServerConnection(config.limits)
+        self.pending: deque[Event] = deque()
+        self.remote = remote
+        self.scheme = scheme
+        self.closed = False
+
+    def with_defaults(self, headers: RawHeaders) -> list[tuple[bytes, bytes]]:
+        """Response headers plus ``Date`` and ``Server`` (RFC 9110 §6.6.1)."""
+        out = list(headers)
+        out.append((b"date", date_header_value()))
+        out.append(_SERVER_HEADER)
+        return out
+
+    async def send(self, data: bytes) -> None:
+        """Write to the peer; a dead peer becomes ``ClientDisconnected``."""
+        try:
+            await self.stream.send(data)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+            self.closed = True
+            raise ClientDisconnected("client went away while we were writing") from exc
+
+    async def read_more(self) -> bool:
+        """Read once (bounded by the core's deadline) and queue the events.
+
+        Returns False when the connection is over (EOF handled, deadline
+        fired and answered, or an error event queued).
+        """
+        conn = self.conn
+        clock = self.config.clock
+        while True:
+            deadline = conn.next_deadline()
+            data: bytes | None
+            if deadline is None:
+                data = await self._receive()
+            else:
+                wait = self.config.timeout_for(deadline, clock())
+                if wait <= 0:
+                    data = None
+                else:
+                    data = None
+                    with anyio.move_on_after(wait if wait != math.inf else None):
+                        data = await self._receive()
+            if data is None:
+                action, out = conn.on_deadline(clock())
+                if action is DeadlineAction.NOTHING:
+                    continue
+                if out:
+                    try:
+                        await self.send(out)
+                    except ClientDisconnected:
+                        pass
+                return False
+            self.pending.extend(conn.receive_data(data, clock()))
+            return bool(data)
+
+    async def _receive(self) -> bytes | None:
+        try:
+            return await self.stream.receive()
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            return b""
+
+
+async def serve_connection(
+    stream: ByteStream,
+    app: Application,
+    config: ServerConfig,
+    *,
+    remote: tuple[str, int] | str | None = None,
+    scheme: str = "http",
+    on_upgrade: Callable[[RequestHead, bytes], object] | None = None,
+) -> None:
+    """Serve HTTP/1.1 on ``stream`` until the connection ends.
+
+    Never raises for anything the peer does; the stream is closed on return.
+    """
+    loop = _ConnectionLoop(stream, config, remote, scheme)
+    conn = loop.conn
+    seq = 0
+    try:
+        while True:
+            if not loop.pending:
+                action = conn.action
+                if action is Action.CLOSE:
+                    break
+                if action is Action.UPGRADE:
+                    loop.pending.extend(conn.next_events(config.clock()))
+                    if not loop.pending:
+                        break
+                    continue
+                if not await loop.read_more() and not loop.pending:
+                    break
+                continue
+            event = loop.pending.popleft()
+            if isinstance(event, RequestHead):
+                seq += 1
+                channel = StreamChannel(loop)
+                try:
+                    await _run_handler(app, event, channel, seq, config)
+                except (ClientDisconnected, _AbortConnection):
+                    break
+                if config.access_log:
+                    _log_access(remote, event, channel.status)
+                if not channel.response_ended:
+                    break
+                _discard_current_request(loop)
+                loop.pending.extend(conn.next_events(config.clock()))
+            elif isinstance(event, RequestRejected):
+                server_logger.info("rejected request from %s: %s", remote, event.reason)
+                try:
+                    await loop.send(conn.send_error(event))
+                except ClientDisconnected:
+                    pass
+                break
+            elif isinstance(event, Upgrade):
+                # The app accepted an upgrade but this loop has no handler for
+                # the new protocol: nothing sensible can follow, so close.
+                break
+            # Stray BodyData / RequestEnd of a request already answered are
+            # dropped by _discard_current_request; nothing else to do here.
+    finally:
+        with anyio.CancelScope(shield=True):
+            try:
+                await stream.aclose()
+            except Exception:
+                pass
+
+
+async def _run_handler(
+    app: Application, head: RequestHead, channel: StreamChannel, seq: int, config: ServerConfig
+) -> None:
+    if config.request_timeout is None:
+        await handle_request(app, head, channel, seq)
+        return
+    with anyio.move_on_after(config.request_timeout) as scope:
+        await handle_request(app, head, channel, seq)
+    if scope.cancelled_caught:
+        server_logger.error("handler for %r timed out", head.target)
+        if channel.response_started:
+            raise _AbortConnection
+        await channel.send_response(
+            503, [(b"content-type", b"text/plain; charset=utf-8")], b"503 Service Unavailable", None
+        )
+
+
+def _discard_current_request(loop: _ConnectionLoop) -> None:
+    """Drop already-parsed body events the app did not read; stop at its end."""
+    pending = loop.pending
+    while pending and isinstance(pending[0], BodyData | RequestEnd):
+        event = pending.popleft()
+        if isinstance(event, RequestEnd):
+            break
+
+
+def _log_access(remote: tuple[str, int] | str | None, head: RequestHead, status: int) -> None:
+    peer = remote[0] if isinstance(remote, tuple) else (remote or "-")
+    access_logger.info(
+        '%s "%s %s HTTP/%s" %d',
+        peer,
+        head.method.decode("ascii", "replace"),
+        head.target.decode("latin-1"),
+        head.http_version.decode("ascii", "replace"),
+        status,
+    )
