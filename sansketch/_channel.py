@@ -75,3 +75,37 @@ class Channel(Protocol):
         read and write in pieces.
         """
         ...
+
+
+class UpgradedStream(Protocol):
+    """The raw connection after a switch of protocols (e.g. to WebSocket)."""
+
+    async def receive(self) -> bytes:
+        """Bytes from the peer; ``b""`` once the peer closed."""
+        ...
+
+    async def send(self, data: bytes) -> None:
+        """Write all of ``data``."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the connection."""
+        ...
+
+
+class UpgradableChannel(Channel, Protocol):
+    """A channel whose connection can be taken over after a 101 response."""
+
+    async def upgrade(self) -> tuple[UpgradedStream, bytes]:
+        """Take over the connection once a 101 response has been sent.
+
+        Returns the raw stream and the bytes the client sent after the
+        request head (already part of the new protocol). The driver stops
+        speaking HTTP on this connection and closes it when the handler
+        returns.
+
+        Raises:
+            RuntimeError: no 101 response was sent, or the driver cannot
+                hand over the connection.
+        """
+        ...
