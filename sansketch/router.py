@@ -381,10 +381,10 @@ def _class_slash_use(items: Any) -> tuple[bool, bool]:
         kind = str(op)
         if kind == "LITERAL" and arg == _SLASH:
             lists_slash = True
-        elif kind == "RANGE" and arg[0] <= _SLASH <= arg[1]:
-            implicit = True
-        elif kind == "CATEGORY" and str(arg) in _IMPLICIT_CATEGORIES:
-            implicit = True
+        elif kind == "RANGE":
+            implicit |= arg[0] <= _SLASH <= arg[1]
+        elif kind == "CATEGORY":
+            implicit |= str(arg) in _IMPLICIT_CATEGORIES
     if negated:
         return False, not lists_slash
     return lists_slash, implicit and not lists_slash
@@ -680,6 +680,7 @@ class Router:
         # Resolution tables, rebuilt by _build_tables (at freeze).
         self._plain: dict[str, PlainResource] = {}
         self._patterned: list[Resource] = []
+        self._shadowed: list[PlainResource] = []
         self._build_tables(self._resources)
 
     # -- registration ---------------------------------------------------------
