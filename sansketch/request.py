@@ -401,8 +401,9 @@ class Request(MutableMapping[str, object]):
 
     @property
     def charset(self) -> str | None:
-        """The ``charset`` parameter of ``Content-Type``."""
-        return content_type_parts(self.headers.get("Content-Type"))[1].get("charset")
+        """The ``charset`` parameter of ``Content-Type``, lower-cased."""
+        charset = content_type_parts(self.headers.get("Content-Type"))[1].get("charset")
+        return charset.lower() if charset else None
 
     @property
     def content_length(self) -> int | None:
