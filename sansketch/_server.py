@@ -17,6 +17,17 @@ client for free, and pipelined requests wait in the core, not here.
 
 Deadlines come only from ``conn.next_deadline()``: before each read the loop
 bounds the wait by it and calls ``conn.on_deadline(now)`` when it passes.
+
+Shutdown: a server keeps its live connections in a ``ConnectionSet``. Its
+``start_shutdown`` calls ``conn.start_shutdown(now)`` on each and wakes any
+loop blocked in a read (each read runs in its own cancel scope), so an idle
+keep-alive connection closes at once while a request in flight is finished
+with ``Connection: close``.
+
+Upgrade: after a 101 (or a 2xx to CONNECT) the handler calls
+``channel.upgrade()`` and gets the raw stream plus the bytes that followed the
+request head; the loop speaks no more HTTP and closes the stream once the
+handler returns.
 """
 
 from __future__ import annotations
@@ -25,13 +36,13 @@ import logging
 import math
 import os
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
-from ._channel import ClientDisconnected, RawHeaders
+from ._channel import ClientDisconnected, RawHeaders, UpgradedStream
 from ._date import date_header_value
 from .protocol import (
     Action,
@@ -93,6 +104,88 @@ class ServerConfig:
     clock: Callable[[], float] = anyio.current_time
     timeout_for: Callable[[float, float], float] = lambda deadline, now: deadline - now
     request_timeout: float | None = None
+
+
+class Drainable(Protocol):
+    """A live connection as its server sees it during shutdown."""
+
+    def begin_shutdown(self) -> None:
+        """Stop taking requests: close if idle, else finish the one in flight."""
+        ...
+
+
+class ConnectionSet:
+    """The live connections of one server: the connection cap and shutdown.
+
+    Loop-agnostic bookkeeping; each driver waits for ``on_empty`` its own way.
+
+    Args:
+        max_connections: connections served at once; a connection accepted
+            beyond it is answered ``503`` and closed at once (``None``: no cap).
+    """
+
+    __slots__ = ("_live", "max_connections", "on_empty", "rejected", "shutting_down")
+
+    def __init__(self, max_connections: int | None = None) -> None:
+        self._live: set[Drainable] = set()
+        self.max_connections = max_connections
+        self.shutting_down = False
+        self.rejected = 0
+        self.on_empty: Callable[[], None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def __iter__(self) -> Iterator[Drainable]:
+        return iter(list(self._live))
+
+    def admit(self, connection: Drainable) -> bool:
+        """Register ``connection``; False (and nothing registered) when full.
+
+        A connection admitted during shutdown is told to drain at once.
+        """
+        if self.max_connections is not None and len(self._live) >= self.max_connections:
+            self.rejected += 1
+            return False
+        self._live.add(connection)
+        if self.shutting_down:
+            connection.begin_shutdown()
+        return True
+
+    def discard(self, connection: Drainable) -> None:
+        """Forget a connection that ended; may fire ``on_empty``."""
+        self._live.discard(connection)
+        if not self._live and self.shutting_down and self.on_empty is not None:
+            self.on_empty()
+
+    def start_shutdown(self) -> None:
+        """Tell every live connection to drain (idle ones close at once)."""
+        self.shutting_down = True
+        for connection in list(self._live):
+            connection.begin_shutdown()
+        if not self._live and self.on_empty is not None:
+            self.on_empty()
+
+
+def overload_response() -> bytes:
+    """The ``503`` written to a connection accepted beyond the cap.
+
+    Built by hand: no request has been read, so the core has nothing to
+    answer yet. ``Connection: close`` because the socket closes right after.
+    """
+    body = b"503 Service Unavailable"
+    return b"".join(
+        (
+            b"HTTP/1.1 503 Service Unavailable\r\n",
+            b"content-type: text/plain; charset=utf-8\r\n",
+            b"content-length: %d\r\n" % len(body),
+            b"connection: close\r\n",
+            b"retry-after: 1\r\n",
+            b"date: " + date_header_value() + b"\r\n",
+            b"server: sansketch\r\n\r\n",
+            body,
+        )
+    )
 
 
 class _AbortConnection(Exception):
@@ -163,6 +256,7 @@ class StreamChannel:
         "response_started",
         "scheme",
         "status",
+        "upgraded",
     )
 
     def __init__(self, loop: _ConnectionLoop) -> None:
@@ -176,6 +270,7 @@ class StreamChannel:
         self.response_started = False
         self.response_ended = False
         self.status = 0
+        self.upgraded = False
 
     # -- request body -------------------------------------------------------
     async def receive_body(self) -> bytes:
@@ -269,6 +364,58 @@ class StreamChannel:
             if opened:
                 os.close(fileno)
 
+    # -- protocol switch ------------------------------------------------------
+    async def upgrade(self) -> tuple[UpgradedStream, bytes]:
+        """Take over the connection after a 101 (or 2xx to CONNECT) response.
+
+        Returns the raw stream and the bytes that followed the request head.
+
+        Raises:
+            RuntimeError: the response was not a completed protocol switch.
+        """
+        if self.upgraded or not self.response_ended or self._conn.action is not Action.UPGRADE:
+            raise RuntimeError("upgrade() needs a completed 101 (or 2xx to CONNECT) response")
+        self.upgraded = True
+        loop = self._loop
+        data = b""
+        events = list(loop.pending)
+        loop.pending.clear()
+        events.extend(self._conn.next_events(loop.config.clock()))
+        for event in events:
+            if isinstance(event, Upgrade):
+                data += event.data
+        return _UpgradedPullStream(loop.stream), data
+
+
+class _UpgradedPullStream:
+    """The raw ``ByteStream`` after a protocol switch, as an ``UpgradedStream``."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: ByteStream) -> None:
+        self._stream = stream
+
+    async def receive(self) -> bytes:
+        """Bytes from the peer; ``b""`` once it closed."""
+        while True:
+            try:
+                data = await self._stream.receive()
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                return b""
+            if data is not None:
+                return data
+
+    async def send(self, data: bytes) -> None:
+        """Write all of ``data``."""
+        try:
+            await self._stream.send(data)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+            raise ClientDisconnected("peer went away") from exc
+
+    async def aclose(self) -> None:
+        """Close the connection."""
+        await self._stream.aclose()
+
 
 class _ConnectionLoop:
     """State of one pull-style connection: core, stream and pending events."""
@@ -287,6 +434,7 @@ class _ConnectionLoop:
         self.remote = remote
         self.scheme = scheme
         self.closed = False
+        self._read_scope: anyio.CancelScope | None = None
 
     def with_defaults(self, headers: RawHeaders) -> list[tuple[bytes, bytes]]:
         """Response headers plus ``Date`` and ``Server`` (RFC 9110 §6.6.1)."""
@@ -294,6 +442,12 @@ class _ConnectionLoop:
         out.append((b"date", date_header_value()))
         out.append(_SERVER_HEADER)
         return out
+
+    def begin_shutdown(self) -> None:
+        """Drain: the core decides; a blocked read wakes to look again."""
+        self.conn.start_shutdown(self.config.clock())
+        if self._read_scope is not None:
+            self._read_scope.cancel()
 
     async def send(self, data: bytes) -> None:
         """Write to the peer; a dead peer becomes ``ClientDisconnected``."""
@@ -307,23 +461,31 @@ class _ConnectionLoop:
         """Read once (bounded by the core's deadline) and queue the events.
 
         Returns False when the connection is over (EOF handled, deadline
-        fired and answered, or an error event queued).
+        fired and answered, shutdown of an idle connection, or an error event
+        queued).
         """
         conn = self.conn
         clock = self.config.clock
         while True:
+            if conn.action is Action.CLOSE:
+                return False
             deadline = conn.next_deadline()
-            data: bytes | None
-            if deadline is None:
-                data = await self._receive()
-            else:
-                wait = self.config.timeout_for(deadline, clock())
-                if wait <= 0:
-                    data = None
-                else:
-                    data = None
-                    with anyio.move_on_after(wait if wait != math.inf else None):
+            data: bytes | None = None
+            wait = math.inf if deadline is None else self.config.timeout_for(deadline, clock())
+            if wait > 0:
+                # A fresh scope per read: shutdown cancels it to wake us, and
+                # the deadline bounds it (math.inf: no timer).
+                scope = anyio.CancelScope(
+                    deadline=anyio.current_time() + wait if wait != math.inf else math.inf
+                )
+                self._read_scope = scope
+                try:
+                    with scope:
                         data = await self._receive()
+                finally:
+                    self._read_scope = None
+                if scope.cancel_called and data is None and not _deadline_due(conn, clock()):
+                    continue  # woken by shutdown: look at the state again
             if data is None:
                 action, out = conn.on_deadline(clock())
                 if action is DeadlineAction.NOTHING:
@@ -344,6 +506,11 @@ class _ConnectionLoop:
             return b""
 
 
+def _deadline_due(conn: ServerConnection, now: float) -> bool:
+    deadline = conn.next_deadline()
+    return deadline is not None and deadline <= now
+
+
 async def serve_connection(
     stream: ByteStream,
     app: Application,
@@ -351,26 +518,43 @@ async def serve_connection(
     *,
     remote: tuple[str, int] | str | None = None,
     scheme: str = "http",
-    on_upgrade: Callable[[RequestHead, bytes], object] | None = None,
+    connections: ConnectionSet | None = None,
 ) -> None:
     """Serve HTTP/1.1 on ``stream`` until the connection ends.
+
+    Args:
+        stream: the connection's bytes.
+        app: the application answering requests.
+        config: settings shared by the server's connections.
+        remote: the peer address, for ``request.remote`` and the access log.
+        scheme: ``"http"`` or ``"https"``.
+        connections: the server's live connections; this one joins it (for
+            the cap and shutdown) and leaves when it ends. Beyond the cap it
+            is answered ``503`` and closed without reading a byte.
 
     Never raises for anything the peer does; the stream is closed on return.
     """
     loop = _ConnectionLoop(stream, config, remote, scheme)
     conn = loop.conn
+    if connections is not None and not connections.admit(loop):
+        with anyio.CancelScope(shield=True):
+            try:
+                await stream.send(overload_response())
+            except Exception:
+                pass
+            try:
+                await stream.aclose()
+            except Exception:
+                pass
+        return
     seq = 0
     try:
         while True:
             if not loop.pending:
                 action = conn.action
-                if action is Action.CLOSE:
+                if action is Action.CLOSE or action is Action.UPGRADE:
+                    # UPGRADE without a taker: nothing sensible can follow.
                     break
-                if action is Action.UPGRADE:
-                    loop.pending.extend(conn.next_events(config.clock()))
-                    if not loop.pending:
-                        break
-                    continue
                 if not await loop.read_more() and not loop.pending:
                     break
                 continue
@@ -384,7 +568,7 @@ async def serve_connection(
                     break
                 if config.access_log:
                     _log_access(remote, event, channel.status)
-                if not channel.response_ended:
+                if channel.upgraded or not channel.response_ended:
                     break
                 _discard_current_request(loop)
                 loop.pending.extend(conn.next_events(config.clock()))
@@ -396,12 +580,13 @@ async def serve_connection(
                     pass
                 break
             elif isinstance(event, Upgrade):
-                # The app accepted an upgrade but this loop has no handler for
-                # the new protocol: nothing sensible can follow, so close.
+                # The app switched protocols but did not take the connection.
                 break
             # Stray BodyData / RequestEnd of a request already answered are
             # dropped by _discard_current_request; nothing else to do here.
     finally:
+        if connections is not None:
+            connections.discard(loop)
         with anyio.CancelScope(shield=True):
             try:
                 await stream.aclose()
@@ -422,7 +607,10 @@ async def _run_handler(
         if channel.response_started:
             raise _AbortConnection
         await channel.send_response(
-            503, [(b"content-type", b"text/plain; charset=utf-8")], b"503 Service Unavailable", None
+            503,
+            [(b"content-type", b"text/plain; charset=utf-8")],
+            b"503 Service Unavailable",
+            None,
         )
 
 

@@ -1,0 +1,139 @@
+"""A driver on anyio listeners: runs on trio and on asyncio.
+
+Each accepted ``SocketStream`` is served by the shared pull loop
+(``serve_connection``). Accepting runs in one task group and connections in
+another, so shutdown can stop the first at once and give the second until
+the timeout before cancelling it.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import anyio
+from anyio.abc import SocketAttribute, SocketListener, SocketStream, TaskGroup, TaskStatus
+
+from .._server import ConnectionSet, ServerConfig, serve_connection
+
+if TYPE_CHECKING:
+    from ..app import Application
+
+__all__ = ["AnyioByteStream", "AnyioServer"]
+
+_READ_SIZE = 65536
+
+
+class AnyioByteStream:
+    """A ``ByteStream`` over an anyio ``SocketStream``."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: SocketStream) -> None:
+        self._stream = stream
+
+    async def receive(self) -> bytes | None:
+        """Up to 64 KiB from the peer; ``b""`` at end of stream."""
+        try:
+            return await self._stream.receive(_READ_SIZE)
+        except anyio.EndOfStream:
+            return b""
+
+    async def send(self, data: bytes) -> None:
+        """Write all of ``data``."""
+        await self._stream.send(data)
+
+    async def aclose(self) -> None:
+        """Close the connection."""
+        await self._stream.aclose()
+
+
+class AnyioServer:
+    """Serves an application on listening sockets through anyio.
+
+    Args:
+        app: the application.
+        config: limits, access log, request timeout.
+        max_connections: connections served at once; one accepted beyond
+            it is answered ``503`` and closed (``None``: no cap).
+    """
+
+    def __init__(
+        self, app: Application, config: ServerConfig, *, max_connections: int | None = None
+    ) -> None:
+        self.app = app
+        self.config = config
+        self.connections = ConnectionSet(max_connections)
+        self._accept_scope: anyio.CancelScope | None = None
+        self._conn_scope: anyio.CancelScope | None = None
+        self._stopped = anyio.Event()
+
+    async def run(
+        self,
+        sockets: Iterable[socket.socket],
+        *,
+        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Serve ``sockets`` (bound and listening) until ``shutdown`` ends.
+
+        Signals ``task_status.started()`` once accepting.
+        """
+        listeners = [SocketListener.from_socket(sock) for sock in sockets]
+        try:
+            async with anyio.create_task_group() as conn_tg:
+                self._conn_scope = conn_tg.cancel_scope
+                async with anyio.create_task_group() as accept_tg:
+                    self._accept_scope = accept_tg.cancel_scope
+                    for listener in listeners:
+                        accept_tg.start_soon(self._accept, listener, conn_tg)
+                    task_status.started()
+        finally:
+            with anyio.CancelScope(shield=True):
+                for listener in listeners:
+                    await listener.aclose()
+            self._stopped.set()
+
+    async def _accept(self, listener: SocketListener, conn_tg: TaskGroup) -> None:
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as exc:
+                # EMFILE and friends: back off instead of spinning.
+                if exc.errno is None:
+                    raise
+                await anyio.sleep(0.1)
+                continue
+            conn_tg.start_soon(self._serve, stream)
+
+    async def _serve(self, stream: SocketStream) -> None:
+        peer = stream.extra(SocketAttribute.remote_address, None)
+        remote: tuple[str, int] | str | None
+        if isinstance(peer, tuple):
+            remote = (str(peer[0]), int(peer[1]))
+        else:
+            remote = str(peer) if peer else None
+        await serve_connection(
+            AnyioByteStream(stream),
+            self.app,
+            self.config,
+            remote=remote,
+            connections=self.connections,
+        )
+
+    async def shutdown(self, timeout: float) -> int:
+        """Stop accepting, drain connections, and return how many were forced."""
+        if self._accept_scope is not None:
+            self._accept_scope.cancel()
+        empty = anyio.Event()
+        self.connections.on_empty = empty.set
+        self.connections.start_shutdown()
+        forced = 0
+        if len(self.connections):
+            with anyio.move_on_after(timeout):
+                await empty.wait()
+            forced = len(self.connections)
+            if forced and self._conn_scope is not None:
+                self._conn_scope.cancel()
+        await self._stopped.wait()
+        return forced

@@ -1,0 +1,751 @@
+"""The fast driver: an ``asyncio.Protocol`` (uvloop when asked) feeding the core.
+
+Theory of operation
+-------------------
+Push style. ``data_received`` hands bytes to the core and dispatches the
+events at once; there is no reader task. Each request runs as one task that
+calls ``handle_request`` with a ``_ProtocolChannel``; requests on a connection
+are answered strictly in order because the core holds pipelined requests back
+until the current response ends (``conn.next_events``), and only then does
+the next task start.
+
+Invariants:
+
+- at most one handler task per connection (``_channel`` is its channel);
+- body bytes of the in-flight request wait in the channel's buffer; when more
+  than ``_HIGH_WATER`` bytes are unread, or the core says ``Action.PAUSE``,
+  the transport stops reading; it resumes when the app catches up;
+- writes are synchronous ``transport.write`` calls (one per whole response);
+  a channel write then awaits a drain only while the transport has called
+  ``pause_writing``;
+- one timer per connection, armed from ``conn.next_deadline()``. It is re-armed
+  only when the deadline moves earlier: a timer that fires early finds the
+  deadline moved and re-arms, which costs less than re-arming per request.
+
+Shutdown (``AsyncioProtocolServer.shutdown``) stops listening, calls
+``conn.start_shutdown`` on every connection (idle ones close at once), waits
+for the rest up to a timeout, then aborts what is left and reports how many.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections import deque
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.abc import TaskStatus
+
+from .._channel import ClientDisconnected, RawHeaders, UpgradedStream
+from .._date import date_header_value
+from .._server import (
+    ConnectionSet,
+    ServerConfig,
+    _AbortConnection,
+    _log_access,
+    _run_handler,
+    overload_response,
+    server_logger,
+)
+from ..protocol import (
+    Action,
+    BodyData,
+    DeadlineAction,
+    Event,
+    LocalProtocolError,
+    RequestEnd,
+    RequestHead,
+    RequestRejected,
+    ServerConnection,
+    Upgrade,
+)
+
+if TYPE_CHECKING:
+    from ..app import Application
+
+__all__ = ["AsyncioProtocolServer", "HttpProtocol"]
+
+_SERVER_HEADER = (b"server", b"sansketch")
+_READ_SIZE = 65536
+# Unread request body the driver buffers before it stops reading the socket.
+_HIGH_WATER = 256 * 1024
+_LOW_WATER = 64 * 1024
+
+
+class _State:
+    """What every connection of one server shares."""
+
+    __slots__ = ("app", "config", "connections", "loop")
+
+    def __init__(
+        self,
+        app: Application,
+        config: ServerConfig,
+        connections: ConnectionSet,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.app = app
+        self.config = config
+        self.connections = connections
+        self.loop = loop
+
+
+class HttpProtocol(asyncio.Protocol):
+    """One HTTP/1.1 connection: socket events in, core events out."""
+
+    __slots__ = (
+        "_channel",
+        "_closed",
+        "_conn",
+        "_drain_waiter",
+        "_draining_body",
+        "_loop",
+        "_paused_for_body",
+        "_paused_for_core",
+        "_pending",
+        "_seq",
+        "_state",
+        "_task",
+        "_timer",
+        "_timer_when",
+        "_transport",
+        "_upgrade",
+        "_write_paused",
+        "remote",
+        "scheme",
+    )
+
+    def __init__(self, state: _State) -> None:
+        self._state = state
+        self._loop = state.loop
+        self._conn = ServerConnection(state.config.limits)
+        self._transport: asyncio.Transport | None = None
+        self._channel: _ProtocolChannel | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._pending: deque[Event] = deque()
+        self._draining_body = False
+        self._closed = False
+        self._write_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._paused_for_body = False
+        self._paused_for_core = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_when = 0.0
+        self._seq = 0
+        self._upgrade: _UpgradedProtocolStream | None = None
+        self.remote: tuple[str, int] | str | None = None
+        self.scheme = "http"
+
+    # -- asyncio.Protocol -----------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        if not self._state.connections.admit(self):
+            self._closed = True
+            transport.write(overload_response())
+            transport.close()
+            return
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple):
+            self.remote = (str(peer[0]), int(peer[1]))
+        elif peer:
+            self.remote = str(peer)
+        if transport.get_extra_info("sslcontext") is not None:
+            self.scheme = "https"
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        self._update_timer()
+
+    def data_received(self, data: bytes) -> None:
+        if self._upgrade is not None:
+            self._upgrade.feed(data)
+            return
+        if self._closed:
+            return
+        events = self._conn.receive_data(data, self._loop.time())
+        if events:
+            self._dispatch(events)
+        self._after_input()
+
+    def eof_received(self) -> bool:
+        if self._upgrade is not None:
+            self._upgrade.feed(b"")
+            return True
+        if self._closed:
+            return False
+        events = self._conn.receive_data(b"", self._loop.time())
+        if events:
+            self._dispatch(events)
+        if self._channel is not None:
+            self._channel.peer_closed()
+        self._after_input()
+        # Keep the transport half-open: a handler in flight may still answer.
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._state.connections.discard(self)
+        if self._channel is not None:
+            self._channel.peer_closed()
+        if self._upgrade is not None:
+            self._upgrade.feed(b"")
+        self._wake_drain(ClientDisconnected("connection lost"))
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._wake_drain(None)
+
+    # -- writing ----------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        """Write to the transport; a closed one becomes ``ClientDisconnected``."""
+        if self._closed or self._transport is None or self._transport.is_closing():
+            raise ClientDisconnected("client went away while we were writing")
+        self._transport.write(data)
+
+    async def wait_writable(self) -> None:
+        """Wait while the transport's write buffer is over its high-water mark."""
+        while self._write_paused:
+            if self._closed:
+                raise ClientDisconnected("client went away while we were writing")
+            if self._drain_waiter is None or self._drain_waiter.done():
+                self._drain_waiter = self._loop.create_future()
+            await self._drain_waiter
+
+    def _wake_drain(self, exc: Exception | None) -> None:
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            if exc is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(exc)
+                # Nobody may be waiting any more; do not warn about it.
+                waiter.exception()
+        self._drain_waiter = None
+
+    def with_defaults(self, headers: RawHeaders) -> list[tuple[bytes, bytes]]:
+        """Response headers plus ``Date`` and ``Server`` (RFC 9110 §6.6.1)."""
+        out = list(headers)
+        out.append((b"date", date_header_value()))
+        out.append(_SERVER_HEADER)
+        return out
+
+    # -- events -------------------------------------------------------------------
+    def _dispatch(self, events: Iterable[Event]) -> None:
+        for event in events:
+            channel = self._channel
+            if channel is not None:
+                if isinstance(event, BodyData):
+                    channel.feed(event.data)
+                    continue
+                if isinstance(event, RequestEnd):
+                    channel.end(event.trailers)
+                    continue
+                if isinstance(event, RequestRejected) and not channel.body_done:
+                    # The body broke mid-request: the handler sees a
+                    # disconnect; the error is answered once it returns.
+                    channel.peer_closed()
+                self._pending.append(event)
+                continue
+            if isinstance(event, RequestHead):
+                self._draining_body = False
+                self._start(event)
+            elif isinstance(event, BodyData | RequestEnd):
+                # Unread body of a request already answered: drop it.
+                if isinstance(event, RequestEnd):
+                    self._draining_body = False
+            elif isinstance(event, RequestRejected):
+                self._reject(event)
+                return
+            elif isinstance(event, Upgrade):
+                # A protocol switch nobody took over.
+                self._close()
+                return
+
+    def _start(self, head: RequestHead) -> None:
+        self._seq += 1
+        channel = _ProtocolChannel(self, head)
+        self._channel = channel
+        self._task = self._loop.create_task(self._run(head, channel, self._seq))
+
+    async def _run(self, head: RequestHead, channel: _ProtocolChannel, seq: int) -> None:
+        state = self._state
+        try:
+            await _run_handler(state.app, head, channel, seq, state.config)  # type: ignore[arg-type]
+        except (ClientDisconnected, _AbortConnection):
+            self._abort()
+            return
+        except asyncio.CancelledError:
+            self._abort()
+            raise
+        except LocalProtocolError as exc:
+            # Only reachable when even the 500 could not be framed.
+            server_logger.error("could not answer %r: %s", head.target, exc)
+            self._abort()
+            return
+        if state.config.access_log:
+            _log_access(self.remote, head, channel.status)
+        if channel.upgraded or not channel.response_ended:
+            self._close()
+            return
+        if self._write_paused and not self._closed:
+            try:
+                await self.wait_writable()
+            except ClientDisconnected:
+                self._abort()
+                return
+        self._finish_request(channel)
+
+    def _finish_request(self, channel: _ProtocolChannel) -> None:
+        self._channel = None
+        self._task = None
+        if self._closed:
+            return
+        if not channel.body_done:
+            self._draining_body = True
+        if self._paused_for_body:
+            self._paused_for_body = False
+            self._resume_reading()
+        pending = self._pending
+        if pending:
+            events = list(pending)
+            pending.clear()
+            self._dispatch(events)
+        if self._channel is None and not self._closed:
+            events = self._conn.next_events(self._loop.time())
+            if events:
+                self._dispatch(events)
+        self._after_input()
+
+    def _reject(self, event: RequestRejected) -> None:
+        server_logger.info("rejected request from %s: %s", self.remote, event.reason)
+        try:
+            self.write(self._conn.send_error(event))
+        except (ClientDisconnected, LocalProtocolError):
+            pass
+        self._close()
+
+    def _after_input(self) -> None:
+        """Act on ``conn.action`` and re-arm the timer after the core moved."""
+        if self._closed:
+            return
+        action = self._conn.action
+        if action is Action.CLOSE:
+            if self._channel is None:
+                self._close()
+                return
+        elif action is Action.PAUSE:
+            if not self._paused_for_core:
+                self._paused_for_core = True
+                self._pause_reading()
+        elif self._paused_for_core:
+            self._paused_for_core = False
+            self._resume_reading()
+        self._update_timer()
+
+    def _pause_reading(self) -> None:
+        if self._transport is not None and self._transport.is_reading():
+            self._transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._paused_for_body or self._paused_for_core or self._closed:
+            return
+        if self._transport is not None and not self._transport.is_reading():
+            self._transport.resume_reading()
+
+    def body_buffered(self, size: int) -> None:
+        """The in-flight request's unread body grew to ``size`` bytes."""
+        if size > _HIGH_WATER and not self._paused_for_body:
+            self._paused_for_body = True
+            self._pause_reading()
+
+    def body_consumed(self, size: int) -> None:
+        """The app read the body down to ``size`` unread bytes."""
+        if self._paused_for_body and size < _LOW_WATER:
+            self._paused_for_body = False
+            self._resume_reading()
+
+    # -- time ---------------------------------------------------------------------
+    def _update_timer(self) -> None:
+        deadline = self._conn.next_deadline()
+        if deadline is None:
+            return  # an armed timer fires harmlessly and finds nothing to do
+        timer = self._timer
+        if timer is not None:
+            if self._timer_when <= deadline:
+                return
+            timer.cancel()
+        self._timer_when = deadline
+        self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._closed:
+            return
+        now = self._loop.time()
+        deadline = self._conn.next_deadline()
+        if deadline is None:
+            return
+        if deadline > now:
+            self._update_timer()
+            return
+        action, out = self._conn.on_deadline(now)
+        if action is DeadlineAction.NOTHING:
+            self._update_timer()
+            return
+        if out:
+            try:
+                self.write(out)
+            except ClientDisconnected:
+                pass
+        if self._task is not None:
+            self._task.cancel()
+        self._close()
+
+    # -- ending ---------------------------------------------------------------------
+    def begin_shutdown(self) -> None:
+        """Drain: idle connections close now, a request in flight finishes."""
+        if self._closed:
+            return
+        self._conn.start_shutdown(self._loop.time())
+        if self._upgrade is not None:
+            return  # not HTTP any more: it ends with its handler or the timeout
+        self._after_input()
+
+    def _close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            if self._transport is not None:
+                self._transport.close()
+
+    def _abort(self) -> None:
+        self._closed = True
+        if self._transport is not None:
+            self._transport.abort()
+
+    def force_close(self) -> None:
+        """Shutdown timed out: drop the connection and cancel its handler."""
+        if self._task is not None:
+            self._task.cancel()
+        self._abort()
+
+    # -- protocol switch ------------------------------------------------------------
+    def take_over(self) -> tuple[UpgradedStream, bytes]:
+        """Stop speaking HTTP; return the raw stream and the bytes that followed."""
+        data = b""
+        events = list(self._pending)
+        self._pending.clear()
+        events.extend(self._conn.next_events(self._loop.time()))
+        for event in events:
+            if isinstance(event, Upgrade):
+                data += event.data
+        self._paused_for_body = self._paused_for_core = False
+        stream = _UpgradedProtocolStream(self)
+        self._upgrade = stream
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._resume_reading()
+        return stream, data
+
+
+class _ProtocolChannel:
+    """The ``Channel`` of the request in flight on an ``HttpProtocol``."""
+
+    __slots__ = (
+        "_accepted",
+        "_body",
+        "_buffered",
+        "_conn",
+        "_head_bytes",
+        "_proto",
+        "_trailers",
+        "_waiter",
+        "body_done",
+        "disconnected",
+        "head",
+        "remote",
+        "response_ended",
+        "response_started",
+        "scheme",
+        "status",
+        "upgraded",
+    )
+
+    def __init__(self, proto: HttpProtocol, head: RequestHead) -> None:
+        self._proto = proto
+        self._conn = proto._conn
+        self.head = head
+        self._body: deque[bytes] = deque()
+        self._buffered = 0
+        self._trailers: RawHeaders = ()
+        self._waiter: asyncio.Future[None] | None = None
+        self._accepted = False
+        self._head_bytes = b""
+        self.body_done = False
+        self.disconnected = False
+        self.remote = proto.remote
+        self.scheme = proto.scheme
+        self.response_started = False
+        self.response_ended = False
+        self.status = 0
+        self.upgraded = False
+
+    # -- fed by the protocol --------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        if data:
+            self._body.append(data)
+            self._buffered += len(data)
+            self._proto.body_buffered(self._buffered)
+            self._wake()
+
+    def end(self, trailers: RawHeaders) -> None:
+        self.body_done = True
+        self._trailers = trailers
+        self._wake()
+
+    def peer_closed(self) -> None:
+        self.disconnected = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # -- Channel: request body ------------------------------------------------------
+    async def receive_body(self) -> bytes:
+        """Next piece of the body; ``b""`` when it is complete."""
+        if not self._accepted:
+            self._accepted = True
+            if not self.response_started and not self.body_done:
+                continue_bytes = self._conn.accept_body()
+                if continue_bytes:
+                    self._proto.write(continue_bytes)
+        while True:
+            if self._body:
+                data = self._body.popleft()
+                self._buffered -= len(data)
+                self._proto.body_consumed(self._buffered)
+                return data
+            if self.body_done:
+                return b""
+            if self.disconnected:
+                raise ClientDisconnected("client closed the connection mid-body")
+            waiter = self._proto._loop.create_future()
+            self._waiter = waiter
+            await waiter
+
+    def trailers(self) -> RawHeaders:
+        """Trailers of a chunked body, once it has been read to the end."""
+        return self._trailers
+
+    # -- Channel: response ------------------------------------------------------------
+    async def send_head(self, status: int, headers: RawHeaders, reason: bytes | None) -> None:
+        """Start the response; the head goes out with the first body bytes."""
+        self._head_bytes = self._conn.send_head(status, self._proto.with_defaults(headers), reason)
+        self.response_started = True
+        self.status = status
+
+    async def send_body(self, data: bytes) -> None:
+        """Write body bytes (coalesced with a pending head), minding flow control."""
+        out = self._conn.send_body(data)
+        if self._head_bytes:
+            out = self._head_bytes + out
+            self._head_bytes = b""
+        if out:
+            self._proto.write(out)
+            if self._proto._write_paused:
+                await self._proto.wait_writable()
+
+    async def send_end(self, trailers: RawHeaders | None = None) -> None:
+        """Finish the response."""
+        out = self._conn.send_end(list(trailers) if trailers else None)
+        if self._head_bytes:
+            out = self._head_bytes + out
+            self._head_bytes = b""
+        self.response_ended = True
+        if out:
+            self._proto.write(out)
+
+    async def send_response(
+        self, status: int, headers: RawHeaders, body: bytes, reason: bytes | None
+    ) -> None:
+        """A whole response in one ``transport.write``."""
+        proto = self._proto
+        out = self._conn.send_response(status, proto.with_defaults(headers), body, reason)
+        self.response_started = True
+        self.response_ended = True
+        self.status = status
+        proto.write(out)
+
+    async def sendfile(self, fd: int | os.PathLike[str] | str, offset: int, count: int) -> None:
+        """Write part of a file as body bytes.
+
+        ``loop.sendfile`` (``sendfile(2)``) when the framing allows sending
+        raw file bytes, else read in pieces through ``send_body``.
+        """
+        opened = not isinstance(fd, int)
+        fileno = os.open(fd, os.O_RDONLY) if not isinstance(fd, int) else fd
+        try:
+            remaining = count
+            loop = self._proto._loop
+            while remaining > 0:
+                chunk = await loop.run_in_executor(
+                    None, os.pread, fileno, min(remaining, _READ_SIZE), offset
+                )
+                if not chunk:
+                    raise LocalProtocolError("file shrank while being sent")
+                offset += len(chunk)
+                remaining -= len(chunk)
+                await self.send_body(chunk)
+        finally:
+            if opened:
+                os.close(fileno)
+
+    # -- protocol switch ----------------------------------------------------------------
+    async def upgrade(self) -> tuple[UpgradedStream, bytes]:
+        """Take over the connection after a 101 (or 2xx to CONNECT) response.
+
+        Raises:
+            RuntimeError: the response was not a completed protocol switch.
+        """
+        if self.upgraded or not self.response_ended or self._conn.action is not Action.UPGRADE:
+            raise RuntimeError("upgrade() needs a completed 101 (or 2xx to CONNECT) response")
+        self.upgraded = True
+        return self._proto.take_over()
+
+
+class _UpgradedProtocolStream:
+    """The raw connection of an ``HttpProtocol`` after a protocol switch."""
+
+    __slots__ = ("_buffer", "_eof", "_proto", "_waiter")
+
+    def __init__(self, proto: HttpProtocol) -> None:
+        self._proto = proto
+        self._buffer: deque[bytes] = deque()
+        self._eof = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def feed(self, data: bytes) -> None:
+        if data:
+            self._buffer.append(data)
+            if len(self._buffer) > 16:
+                self._proto._pause_reading()
+        else:
+            self._eof = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def receive(self) -> bytes:
+        """Bytes from the peer; ``b""`` once it closed."""
+        while not self._buffer:
+            if self._eof or self._proto._closed:
+                return b""
+            self._waiter = self._proto._loop.create_future()
+            await self._waiter
+        data = self._buffer.popleft()
+        if not self._buffer:
+            self._proto._resume_reading()
+        return data
+
+    async def send(self, data: bytes) -> None:
+        """Write all of ``data``, waiting while the transport is congested."""
+        self._proto.write(data)
+        await self._proto.wait_writable()
+
+    async def aclose(self) -> None:
+        """Close the connection."""
+        self._proto._close()
+
+
+class AsyncioProtocolServer:
+    """Serves an application on listening sockets with ``HttpProtocol``.
+
+    Args:
+        app: the application.
+        config: limits, access log, request timeout.
+        max_connections: connections served at once; one accepted beyond
+            it is answered ``503`` and closed (``None``: no cap).
+    """
+
+    def __init__(
+        self, app: Application, config: ServerConfig, *, max_connections: int | None = None
+    ) -> None:
+        self.app = app
+        self.config = config
+        self.connections = ConnectionSet(max_connections)
+        self._servers: list[asyncio.AbstractServer] = []
+        self._stopped: asyncio.Event | None = None
+
+    async def start(self, sockets: Iterable[socket.socket]) -> None:
+        """Start accepting on ``sockets`` (already bound and listening)."""
+        loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        state = _State(self.app, self.config, self.connections, loop)
+
+        def factory() -> HttpProtocol:
+            return HttpProtocol(state)
+
+        for sock in sockets:
+            server: Any
+            if sock.family == socket.AF_UNIX:
+                server = await loop.create_unix_server(factory, sock=sock)
+            else:
+                server = await loop.create_server(factory, sock=sock)
+            self._servers.append(server)
+
+    async def run(
+        self,
+        sockets: Iterable[socket.socket],
+        *,
+        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Serve ``sockets`` until ``shutdown`` ends; ``started()`` once accepting."""
+        await self.start(sockets)
+        task_status.started()
+        await self.wait_stopped()
+
+    async def wait_stopped(self) -> None:
+        """Wait until ``shutdown`` has finished."""
+        assert self._stopped is not None
+        await self._stopped.wait()
+
+    async def shutdown(self, timeout: float) -> int:
+        """Stop accepting, drain connections, and return how many were forced."""
+        for server in self._servers:
+            server.close()
+        empty = asyncio.Event()
+        self.connections.on_empty = empty.set
+        self.connections.start_shutdown()
+        forced = 0
+        if len(self.connections):
+            try:
+                await asyncio.wait_for(empty.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+            for proto in self.connections:
+                assert isinstance(proto, HttpProtocol)
+                forced += 1
+                proto.force_close()
+            # Let connection_lost and the cancelled handlers run.
+            for _ in range(3):
+                await asyncio.sleep(0)
+        if self._stopped is not None:
+            self._stopped.set()
+        return forced

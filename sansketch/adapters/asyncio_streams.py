@@ -1,0 +1,152 @@
+"""A driver on ``asyncio.start_server`` streams, using the shared pull loop.
+
+Each accepted connection becomes a ``ByteStream`` over its ``StreamReader`` /
+``StreamWriter`` and is served by ``serve_connection``; this module only moves
+bytes, tracks the connection tasks and shuts them down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import anyio
+from anyio.abc import TaskStatus
+
+from .._server import ConnectionSet, ServerConfig, serve_connection
+
+if TYPE_CHECKING:
+    from ..app import Application
+
+__all__ = ["AsyncioStreamsServer", "StreamsByteStream"]
+
+_READ_SIZE = 65536
+
+
+class StreamsByteStream:
+    """A ``ByteStream`` over an asyncio reader/writer pair."""
+
+    __slots__ = ("_reader", "_writer")
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def receive(self) -> bytes | None:
+        """Up to 64 KiB from the peer; ``b""`` at end of stream."""
+        return await self._reader.read(_READ_SIZE)
+
+    async def send(self, data: bytes) -> None:
+        """Write ``data`` and wait while the transport is congested."""
+        self._writer.write(data)
+        await self._writer.drain()
+
+    async def aclose(self) -> None:
+        """Close the connection."""
+        self._writer.close()
+        try:
+            await self._writer.wait_closed()
+        except OSError:
+            pass
+
+
+class AsyncioStreamsServer:
+    """Serves an application on listening sockets with asyncio streams.
+
+    Args:
+        app: the application.
+        config: limits, access log, request timeout.
+        max_connections: connections served at once; one accepted beyond
+            it is answered ``503`` and closed (``None``: no cap).
+    """
+
+    def __init__(
+        self, app: Application, config: ServerConfig, *, max_connections: int | None = None
+    ) -> None:
+        self.app = app
+        self.config = config
+        self.connections = ConnectionSet(max_connections)
+        self._servers: list[asyncio.AbstractServer] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopped: asyncio.Event | None = None
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            peer = writer.get_extra_info("peername")
+            remote: tuple[str, int] | str | None
+            if isinstance(peer, tuple):
+                remote = (str(peer[0]), int(peer[1]))
+            else:
+                remote = str(peer) if peer else None
+            sock = writer.get_extra_info("socket")
+            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+                try:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                except OSError:
+                    pass
+            scheme = "https" if writer.get_extra_info("sslcontext") is not None else "http"
+            await serve_connection(
+                StreamsByteStream(reader, writer),
+                self.app,
+                self.config,
+                remote=remote,
+                scheme=scheme,
+                connections=self.connections,
+            )
+        finally:
+            self._tasks.discard(task)
+
+    async def start(self, sockets: Iterable[socket.socket]) -> None:
+        """Start accepting on ``sockets`` (already bound and listening)."""
+        self._stopped = asyncio.Event()
+        for sock in sockets:
+            server: asyncio.AbstractServer
+            if sock.family == socket.AF_UNIX:
+                server = await asyncio.start_unix_server(self._client, sock=sock)
+            else:
+                server = await asyncio.start_server(self._client, sock=sock)
+            self._servers.append(server)
+
+    async def run(
+        self,
+        sockets: Iterable[socket.socket],
+        *,
+        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Serve ``sockets`` until ``shutdown`` ends; ``started()`` once accepting."""
+        await self.start(sockets)
+        task_status.started()
+        await self.wait_stopped()
+
+    async def wait_stopped(self) -> None:
+        """Wait until ``shutdown`` has finished."""
+        assert self._stopped is not None
+        await self._stopped.wait()
+
+    async def shutdown(self, timeout: float) -> int:
+        """Stop accepting, drain connections, and return how many were forced."""
+        for server in self._servers:
+            server.close()
+        empty = asyncio.Event()
+        self.connections.on_empty = empty.set
+        self.connections.start_shutdown()
+        forced = 0
+        if len(self.connections):
+            try:
+                await asyncio.wait_for(empty.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+            forced = len(self.connections)
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks, timeout=5.0)
+        if self._stopped is not None:
+            self._stopped.set()
+        return forced
