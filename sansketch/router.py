@@ -499,7 +499,12 @@ class DynamicResource(Resource):
                 continue
             param = self._params[piece[0]]
             value = str(parts[param.name])
-            if not param.regex.fullmatch(value):
+            # Check the value as the router will see it when the URL comes
+            # back: '%' and a quoted '/' stay encoded while matching.
+            seen = value.replace("%", "%25")
+            if not param.allow_slash:
+                seen = seen.replace("/", "%2F")
+            if not param.regex.fullmatch(seen):
                 raise ValueError(
                     f"{value!r} does not fit {{{param.name}:{param.regex.pattern}}} "
                     f"in {self.canonical!r}"
@@ -662,8 +667,12 @@ class RouteTableDef(Sequence[AbstractRouteDef]):
 def _check_path(path: str) -> None:
     if not path.startswith("/"):
         raise ValueError(f"route path must start with '/', got {path!r}")
-    if any(ord(c) < 0x20 or c == "\x7f" for c in path) or "?" in path or "#" in path:
-        raise ValueError(f"route path must not contain control characters, '?' or '#': {path!r}")
+    if any(ord(c) < 0x20 or c == "\x7f" for c in path):
+        raise ValueError(f"route path must not contain control characters: {path!r}")
+    # '?' and '#' would end the path in a URL; in a regex they are fine.
+    literal = "".join(p for p in _split_pattern(path) if isinstance(p, str))
+    if "?" in literal or "#" in literal:
+        raise ValueError(f"route path must not contain '?' or '#': {path!r}")
 
 
 class Router:
@@ -852,7 +861,7 @@ class Router:
         """All routes, in registration order."""
         return [r for res in self._resources for r in res.routes]
 
-    def url_for(self, name: str, *, query: Any = None, **parts: str | int) -> URL:
+    def url_for(self, name: str, /, *, query: Any = None, **parts: str | int) -> URL:
         """``router[name].url_for(query=query, **parts)``.
 
         Raises:
