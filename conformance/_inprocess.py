@@ -93,12 +93,15 @@ class _Responder:
 
 def run_inprocess(case: Case, split: int | None = None) -> Transcript:
     """Feed ``case`` to a fresh core; ``split`` cuts every write into pieces that size."""
-    conn = ServerConnection(LIMITS)
-    responder = _Responder(conn)
     now = 1000.0
     steps = case.segments()
     if case.closed is False:
         steps.append(Step("data", PROBE))
+    try:
+        conn = ServerConnection(LIMITS)
+    except NotImplementedError as exc:
+        return Transcript(b"", True, f"core raised NotImplementedError: {exc}")
+    responder = _Responder(conn)
     try:
         for step in steps:
             if responder.done or conn.action is Action.CLOSE:

@@ -1,0 +1,1 @@
+"""Echo apps for other servers, so the corpus can compare sansketch with its peers."""
