@@ -1,13 +1,36 @@
-"""The server side of one HTTP/1.1 connection.  (API contract; the
-implementation replaces the bodies below.)"""
+"""The server side of one HTTP/1.1 connection.
+
+Theory of operation
+-------------------
+Bytes go to ``RequestParser`` (``_parser.py``), which parses eagerly and
+yields events for every request that arrived. The connection releases only
+the events of the request being answered: once that request's
+``RequestEnd`` was released, later events are *held* (in ``_held``) until
+the response ends, then handed out by ``next_events``. ``_held_bytes``
+counts the input that produced held events; past
+``limits.max_buffered_bytes`` the driver is told to PAUSE reading.
+
+The answering side follows the table in ``_state.py``; ``_transition`` is
+the only place that assigns ``_state``. A response that ends before its
+request body arrived either drains the rest of the body silently (when the
+remaining length is known and at most ``max_discard_bytes``, flag
+``_discarding``) or closes the connection. Time only enters through ``now``
+arguments; deadlines are plain numbers derived from the fields at the end
+of ``__init__``.
+"""
 
 from __future__ import annotations
 
 import enum
+from collections import deque
 from collections.abc import Sequence
 
-from ._events import Event, Headers, RequestRejected
+from ._errors import LocalProtocolError
+from ._events import BodyData, Event, Headers, RequestEnd, RequestHead, RequestRejected, Upgrade
 from ._limits import Limits
+from ._parser import RequestParser
+from ._state import TRANSITIONS, State, Trigger
+from ._writer import STATUS_LINES, check_trailers, scan, status_line
 
 
 class Action(enum.Enum):
@@ -27,25 +50,158 @@ class DeadlineAction(enum.Enum):
     CLOSE = "close"  # idle keep-alive or drain expired: close silently
 
 
+# How the body of the response in progress is framed.
+_NO_BODY, _LENGTH, _CHUNKED, _UNTIL_CLOSE = 0, 1, 2, 3
+
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_CLOSE_LINE = b"Connection: close\r\n"
+_KEEP_ALIVE_LINE = b"Connection: keep-alive\r\n"
+_CHUNKED_LINE = b"Transfer-Encoding: chunked\r\n"
+_LAST_CHUNK = b"0\r\n\r\n"
+_ERROR_STATUSES = (400, 408, 413, 414, 417, 431, 501, 505)
+
+
+def _error_response(status: int) -> bytes:
+    # A fixed text per status: never the client's input, never a traceback.
+    body = HTTPStatusPhrase.get(status, b"Error") + b"\n"
+    return b"%sContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n%s\r\n%s" % (
+        status_line(status, None),
+        len(body),
+        _CLOSE_LINE,
+        body,
+    )
+
+
+HTTPStatusPhrase: dict[int, bytes] = {
+    code: line.split(b" ", 2)[2].rstrip(b"\r\n") for code, line in STATUS_LINES.items()
+}
+_ERROR_RESPONSES = {status: _error_response(status) for status in _ERROR_STATUSES}
+
+
 class ServerConnection:
     """State of one HTTP/1.1 server connection: bytes in, events out.
 
     Args:
         limits: the bounds to enforce (``Limits()`` by default).
+        now: when the connection was accepted; starts the idle timer of a
+            connection that never sends a byte. Without it the timer starts
+            at the first call that passes ``now``.
     """
 
-    def __init__(self, limits: Limits | None = None) -> None:
-        raise NotImplementedError
+    def __init__(self, limits: Limits | None = None, now: float | None = None) -> None:
+        self.limits = limits = limits if limits is not None else Limits()
+        self._parser = RequestParser(limits)
+        self._state = State.IDLE
+        self._held: deque[Event] = deque()
+        self._held_bytes = 0
+        self._holding = False
+        # The request being answered.
+        self._req: RequestHead | None = None
+        self._req_complete = False
+        self._received = 0
+        self._continue_sent = False
+        # The response in progress.
+        self._framing = _NO_BODY
+        self._body_ok = False
+        self._remaining = 0
+        self._will_close = False
+        self._discarding = False
+        self._upgrade_pending = False
+        # Peer, shutdown and time.
+        self._peer_closed = False
+        self._shutting_down = False
+        self._drain_deadline: float | None = None
+        self._idle_since: float | None = now
+        self._head_started: float | None = None
+
+    def _transition(self, trigger: Trigger) -> None:
+        new = TRANSITIONS.get((self._state, trigger))
+        if new is None:
+            raise LocalProtocolError(f"cannot {trigger.value} in state {self._state.value}")
+        self._state = new
+
+    @property
+    def state(self) -> State:
+        """The answering side's state (see ``_state.py``); for tests and logs."""
+        return self._state
 
     # -- receiving ----------------------------------------------------------
     def receive_data(self, data: bytes, now: float) -> list[Event]:
         """Feed bytes read from the socket; ``b""`` means the peer closed.
 
-        Returns the events of the request currently being answered (further
-        pipelined requests are held until its response ends; fetch them with
-        ``next_events``). After a ``RequestRejected`` nothing more is parsed.
+        Args:
+            data: the bytes read, or ``b""`` at end of input.
+            now: the driver's monotonic clock.
+
+        Returns:
+            The events of the request currently being answered (further
+            pipelined requests are held until its response ends; fetch them
+            with ``next_events``). After a ``RequestRejected`` nothing more is
+            parsed.
         """
-        raise NotImplementedError
+        parser = self._parser
+        if not data:
+            self._peer_closed = True
+            parser.feed_eof()
+        else:
+            head_was_open = parser.in_head
+            parser.feed(data)
+            if parser.in_head:
+                if not head_was_open:
+                    self._head_started = now
+            else:
+                self._head_started = None
+        if self._idle_since is None and self._state is State.IDLE:
+            self._idle_since = now
+        events = parser.events
+        if not events:
+            return []
+        parser.events = []
+        if self._holding or self._held:
+            self._held.extend(events)
+            self._held_bytes += len(data)
+            return []
+        return self._release(events, len(data))
+
+    def _release(self, events: list[Event], size: int) -> list[Event]:
+        """Hand out events up to the end of the current request; hold the rest."""
+        out: list[Event] = []
+        for i, event in enumerate(events):
+            kind = type(event)
+            if self._discarding:
+                # The answered request's unread body, drained (RFC 9112 §9.3).
+                if kind is BodyData or kind is RequestEnd:
+                    if kind is RequestEnd:
+                        self._discarding = False
+                    continue
+                self._discarding = False
+            if kind is RequestHead:
+                self._start_request(event)  # type: ignore[arg-type]
+            elif kind is BodyData:
+                self._received += len(event.data)  # type: ignore[union-attr]
+            elif kind is RequestEnd:
+                self._req_complete = True
+                self._holding = True
+                out.append(event)
+                if i + 1 < len(events):
+                    self._held.extend(events[i + 1 :])
+                    self._held_bytes += size
+                return out
+            elif kind is RequestRejected:
+                self._transition(Trigger.PEER_ERROR)
+                self._holding = True
+                out.append(event)
+                return out
+            out.append(event)
+        return out
+
+    def _start_request(self, head: RequestHead) -> None:
+        self._transition(Trigger.REQUEST_HEAD)
+        self._req = head
+        self._req_complete = False
+        self._received = 0
+        self._continue_sent = False
+        self._idle_since = None
 
     def next_events(self, now: float) -> list[Event]:
         """Events that became available without new bytes.
@@ -53,14 +209,141 @@ class ServerConnection:
         Call after a response ends: returns the held pipelined request(s),
         or ``[Upgrade(data)]`` once a 101 / CONNECT 2xx response was sent.
         """
-        raise NotImplementedError
+        state = self._state
+        if state is State.SWITCHED:
+            if self._upgrade_pending:
+                self._upgrade_pending = False
+                parser = self._parser
+                data, parser.tail = parser.tail, b""
+                return [Upgrade(data)]
+            return []
+        if state is State.IDLE and self._idle_since is None:
+            self._idle_since = now
+        if self._holding or not self._held or state is not State.IDLE:
+            return []
+        held = self._held
+        out: list[Event] = []
+        while held:
+            event = held.popleft()
+            kind = type(event)
+            if self._discarding:
+                if kind is BodyData or kind is RequestEnd:
+                    if kind is RequestEnd:
+                        self._discarding = False
+                    continue
+                self._discarding = False
+            if kind is RequestHead:
+                self._start_request(event)  # type: ignore[arg-type]
+            elif kind is BodyData:
+                self._received += len(event.data)  # type: ignore[union-attr]
+            elif kind is RequestEnd:
+                self._req_complete = True
+                self._holding = True
+                out.append(event)
+                break
+            elif kind is RequestRejected:
+                self._transition(Trigger.PEER_ERROR)
+                self._holding = True
+                out.append(event)
+                break
+            out.append(event)
+        if not held:
+            self._held_bytes = 0
+        return out
 
     def accept_body(self) -> bytes:
-        """The app wants the request body: returns ``100 Continue`` bytes to
-        write if the client asked for them and none were sent, else ``b""``."""
-        raise NotImplementedError
+        """The app wants the request body.
+
+        Returns:
+            ``100 Continue`` bytes to write the first time this is called for
+            an HTTP/1.1 request with ``Expect: 100-continue`` whose body has
+            not arrived, before any response head; else ``b""``.
+        """
+        req = self._req
+        if (
+            self._state is State.RECV_REQUEST
+            and req is not None
+            and req.expects_continue
+            and not self._continue_sent
+            and not self._req_complete
+        ):
+            self._continue_sent = True
+            return _CONTINUE
+        return b""
 
     # -- sending ------------------------------------------------------------
+    def _head(
+        self,
+        status: int,
+        headers: Sequence[tuple[bytes, bytes]],
+        reason: bytes | None,
+        body: bytes | None,
+    ) -> bytes:
+        """Build a final response head and set up the body framing."""
+        if self._state is not State.RECV_REQUEST:
+            raise LocalProtocolError(f"no response expected in state {self._state.value}")
+        req = self._req
+        assert req is not None
+        line = status_line(status, reason)
+        method = req.method
+        switching = (status == 101 and req.upgrade is not None and method != b"CONNECT") or (
+            method == b"CONNECT" and 200 <= status < 300
+        )
+        if status == 101 and not switching:
+            raise LocalProtocolError("101 answers only a request that asked to upgrade")
+        fields = scan(headers, switching)
+        length = fields.content_length
+        if length is not None and (status < 200 or status == 204 or switching):
+            # RFC 9110 §8.6: no Content-Length in 1xx / 204 or 2xx to CONNECT.
+            raise LocalProtocolError(f"Content-Length not allowed with status {status}")
+        # RFC 9110 §6.4.1: HEAD, 1xx, 204, 304 (and a tunnel) carry no body;
+        # HEAD keeps the Content-Length a GET would have had.
+        no_body = method == b"HEAD" or status == 204 or status == 304 or switching
+        will_close = not req.keep_alive or fields.close or self._shutting_down
+        lines = fields.lines
+        if body is not None:
+            if length is None:
+                if not (status == 204 or status == 304 or switching):
+                    lines += (b"Content-Length: %d\r\n" % len(body),)
+            elif length != len(body) and not no_body:
+                raise LocalProtocolError("Content-Length does not match the body")
+            framing = _NO_BODY
+        elif no_body:
+            framing = _NO_BODY
+        elif length is not None:
+            framing = _LENGTH
+            self._remaining = length
+        elif req.http_version == b"1.1":
+            framing = _CHUNKED
+            lines.append(_CHUNKED_LINE)
+        else:
+            # RFC 9112 §6.3 item 8: an HTTP/1.0 client cannot do chunked, so
+            # the body ends when the connection closes.
+            framing = _UNTIL_CLOSE
+            will_close = True
+        if not self._req_complete and not switching and not will_close:
+            # The response starts before the request body ended: RFC 9110
+            # §10.1.1 / RFC 9112 §9.3 - read and discard the rest, or close.
+            # A client still waiting for 100 Continue may never send it.
+            remaining = None if req.content_length is None else req.content_length - self._received
+            if (req.expects_continue and not self._continue_sent) or (
+                remaining is None or remaining > self.limits.max_discard_bytes
+            ):
+                will_close = True
+        if not switching:
+            if will_close:
+                lines.append(_CLOSE_LINE)
+            elif req.http_version == b"1.0":
+                # RFC 9112 §9.3: say so, or an HTTP/1.0 client assumes close.
+                lines.append(_KEEP_ALIVE_LINE)
+        self._framing = framing
+        self._body_ok = not no_body
+        self._will_close = will_close
+        if switching:
+            self._transition(Trigger.SWITCH)
+            self._upgrade_pending = True
+        return b"".join([line, *lines, b"\r\n"])
+
     def send_head(
         self, status: int, headers: Sequence[tuple[bytes, bytes]], reason: bytes | None = None
     ) -> bytes:
@@ -68,21 +351,125 @@ class ServerConnection:
 
         Framing comes from ``headers``: ``Content-Length`` if given, else
         chunked on HTTP/1.1, else close-delimited. Adds ``Connection: close``
-        when the connection will close.
+        when the connection will close. A 1xx status (other than 101) sends
+        an interim response and leaves the final one to come.
+
+        Returns:
+            The bytes to write.
 
         Raises:
             LocalProtocolError: bad status, header injection, wrong state.
         """
-        raise NotImplementedError
+        if 100 <= status < 200 and status != 101:
+            return self._interim(status, headers, reason)
+        head = self._head(status, headers, reason, None)
+        if self._state is State.RECV_REQUEST:
+            self._transition(Trigger.SEND_HEAD)
+        return head
+
+    def _interim(
+        self, status: int, headers: Sequence[tuple[bytes, bytes]], reason: bytes | None
+    ) -> bytes:
+        if self._state is not State.RECV_REQUEST:
+            raise LocalProtocolError("interim response after the final one started")
+        req = self._req
+        assert req is not None
+        fields = scan(headers, False)
+        if fields.content_length is not None or fields.chunked:
+            raise LocalProtocolError("framing headers in a 1xx response")
+        if req.http_version == b"1.0":
+            # RFC 9110 §15.2: no 1xx to an HTTP/1.0 client.
+            return b""
+        if status == 100:
+            if self._continue_sent:
+                return b""
+            self._continue_sent = True
+        return b"".join([status_line(status, reason), *fields.lines, b"\r\n"])
 
     def send_body(self, data: bytes) -> bytes:
-        """Frame a piece of response body (``b""`` for HEAD/204/304)."""
-        raise NotImplementedError
+        """Frame a piece of response body.
+
+        Returns:
+            The bytes to write: ``b""`` for HEAD/204/304 and for empty data.
+
+        Raises:
+            LocalProtocolError: no response head was sent, or more bytes than
+                the declared Content-Length (the connection will close).
+        """
+        if self._state is not State.SEND_BODY:
+            raise LocalProtocolError(f"no response body expected in state {self._state.value}")
+        framing = self._framing
+        if framing == _LENGTH:
+            if len(data) > self._remaining:
+                self._transition(Trigger.LOCAL_ERROR)
+                raise LocalProtocolError("body longer than the declared Content-Length")
+            self._remaining -= len(data)
+            return data
+        if framing == _CHUNKED:
+            if not data:
+                return b""  # an empty chunk would end the body
+            return b"%x\r\n%s\r\n" % (len(data), data)
+        if framing == _UNTIL_CLOSE:
+            return data
+        return b""
+
+    def frame_body(self, n: int) -> tuple[bytes, bytes]:
+        """Framing for ``n`` body bytes the driver writes itself (sendfile).
+
+        Returns:
+            ``(prefix, suffix)`` to write around the ``n`` raw bytes; counts
+            them against a declared Content-Length.
+
+        Raises:
+            LocalProtocolError: the response carries no body (check
+                ``response_has_body``), or ``n`` passes Content-Length.
+        """
+        if self._state is not State.SEND_BODY:
+            raise LocalProtocolError(f"no response body expected in state {self._state.value}")
+        framing = self._framing
+        if framing == _NO_BODY:
+            raise LocalProtocolError("this response carries no body")
+        if n < 0:
+            raise ValueError("negative length")
+        if framing == _LENGTH:
+            if n > self._remaining:
+                self._transition(Trigger.LOCAL_ERROR)
+                raise LocalProtocolError("body longer than the declared Content-Length")
+            self._remaining -= n
+        elif framing == _CHUNKED and n:
+            return b"%x\r\n" % n, b"\r\n"
+        return b"", b""
+
+    @property
+    def response_has_body(self) -> bool:
+        """Whether the response in progress may carry body bytes."""
+        return self._state is State.SEND_BODY and self._framing != _NO_BODY
 
     def send_end(self, trailers: Headers | None = None) -> bytes:
-        """End the response; raises LocalProtocolError if fewer bytes than
-        the declared Content-Length were sent."""
-        raise NotImplementedError
+        """End the response.
+
+        Args:
+            trailers: trailer fields; sent only with a chunked body, else
+                dropped (RFC 9110 §6.5.1 lets a recipient discard them).
+
+        Returns:
+            The bytes to write.
+
+        Raises:
+            LocalProtocolError: fewer bytes than the declared Content-Length
+                (the connection will close), or wrong state.
+        """
+        if self._state is not State.SEND_BODY:
+            raise LocalProtocolError(f"no response to end in state {self._state.value}")
+        out = b""
+        framing = self._framing
+        if framing == _LENGTH and self._remaining:
+            self._transition(Trigger.LOCAL_ERROR)
+            raise LocalProtocolError("body shorter than the declared Content-Length")
+        if framing == _CHUNKED:
+            out = b"0\r\n%s\r\n" % check_trailers(trailers) if trailers else _LAST_CHUNK
+        self._end_response()
+        return out
 
     def send_response(
         self,
@@ -91,28 +478,151 @@ class ServerConnection:
         body: bytes = b"",
         reason: bytes | None = None,
     ) -> bytes:
-        """A whole response in one bytes object (adds Content-Length)."""
-        raise NotImplementedError
+        """A whole response in one bytes object (adds Content-Length).
+
+        Raises:
+            LocalProtocolError: as ``send_head``, or a Content-Length that
+                disagrees with ``body``.
+        """
+        if status < 200 and status != 101:
+            raise LocalProtocolError("send_response needs a final status")
+        head = self._head(status, headers, reason, body)
+        if self._state is State.SWITCHED:
+            return head
+        self._end_response()
+        return head + body if body and self._body_ok else head
+
+    def _end_response(self) -> None:
+        parser = self._parser
+        if self._will_close or self._shutting_down:
+            self._transition(Trigger.RESPONSE_DONE_CLOSE)
+            return
+        self._transition(Trigger.RESPONSE_DONE)
+        self._holding = False
+        if not self._req_complete:
+            self._discarding = True
+        if parser.upgraded:
+            # The app declined the upgrade: the bytes after that head are
+            # HTTP again (RFC 9110 §7.8: the server MAY ignore Upgrade).
+            size = len(parser.tail)
+            parser.resume()
+            if parser.events:
+                self._held.extend(parser.events)
+                self._held_bytes += size
+                parser.events = []
 
     def send_error(self, error: RequestRejected) -> bytes:
-        """The error response for ``error``; the connection will close."""
-        raise NotImplementedError
+        """The error response for ``error``; the connection will close.
+
+        Returns:
+            A short fixed ``text/plain`` response with ``Connection: close``
+            (it never echoes client input), or ``b""`` when a response was
+            already under way and the connection can only be closed.
+        """
+        state = self._state
+        if state is State.ERROR or state is State.IDLE or state is State.RECV_REQUEST:
+            if state is not State.ERROR:
+                self._transition(Trigger.PEER_ERROR)
+            self._transition(Trigger.CLOSE)
+            response = _ERROR_RESPONSES.get(error.status)
+            return response if response is not None else _error_response(error.status)
+        if state is not State.CLOSED:
+            self._transition(Trigger.CLOSE)
+        return b""
 
     # -- state, time, shutdown ----------------------------------------------
     @property
     def action(self) -> Action:
         """What the driver should do with the socket now."""
-        raise NotImplementedError
+        state = self._state
+        if state is State.IDLE or state is State.RECV_REQUEST or state is State.SEND_BODY:
+            if self._peer_closed:
+                if state is State.IDLE and not self._held:
+                    return Action.CLOSE
+                return Action.PAUSE
+            limit = self.limits.max_buffered_bytes
+            if self._held_bytes > limit or len(self._parser.tail) > limit:
+                return Action.PAUSE
+            return Action.READ
+        if state is State.SWITCHED:
+            return Action.UPGRADE
+        if state is State.ERROR:
+            return Action.CLOSE if self._peer_closed else Action.PAUSE
+        return Action.CLOSE
+
+    def _head_deadline(self) -> float | None:
+        """Slowloris bound: a head must end ``request_head_timeout`` after
+        it started, counted from when the connection was free to read it."""
+        if self._state is not State.IDLE or self._held or self._peer_closed:
+            return None
+        started = self._head_started
+        idle = self._idle_since
+        if started is None:
+            return None
+        if idle is not None and idle > started:
+            started = idle
+        return started + self.limits.request_head_timeout
 
     def next_deadline(self) -> float | None:
         """When the driver must call ``on_deadline`` (``None``: no timer)."""
-        raise NotImplementedError
+        deadline = self._head_deadline()
+        if (
+            deadline is None
+            and self._state is State.IDLE
+            and self._idle_since is not None
+            and not self._held
+            and not self._peer_closed
+        ):
+            timeout = (
+                self.limits.request_head_timeout
+                if self._discarding
+                else self.limits.keep_alive_timeout
+            )
+            deadline = self._idle_since + timeout
+        drain = self._drain_deadline
+        if drain is not None and (deadline is None or drain < deadline):
+            deadline = drain
+        return deadline
 
     def on_deadline(self, now: float) -> tuple[DeadlineAction, bytes]:
-        """A deadline passed: what to do and the bytes to write first."""
-        raise NotImplementedError
+        """A deadline may have passed: what to do and the bytes to write first.
+
+        Returns:
+            ``(NOTHING, b"")`` if nothing is due yet; ``(SEND_408_AND_CLOSE,
+            bytes)`` for a request head that took too long; ``(CLOSE, b"")``
+            for an idle keep-alive connection or an expired shutdown drain.
+        """
+        drain = self._drain_deadline
+        if drain is not None and now >= drain:
+            self._force_close()
+            return DeadlineAction.CLOSE, b""
+        head_deadline = self._head_deadline()
+        if head_deadline is not None and now >= head_deadline and self._parser.in_head:
+            self._parser.reject("request head timeout", 408)
+            self._parser.events.clear()
+            self._transition(Trigger.PEER_ERROR)
+            return DeadlineAction.SEND_408_AND_CLOSE, self.send_error(
+                RequestRejected(408, "request head timeout")
+            )
+        deadline = self.next_deadline()
+        if deadline is not None and now >= deadline:
+            self._force_close()
+            return DeadlineAction.CLOSE, b""
+        return DeadlineAction.NOTHING, b""
+
+    def _force_close(self) -> None:
+        self._transition(Trigger.CLOSE)
 
     def start_shutdown(self, now: float) -> None:
-        """Stop taking new requests: close if idle, else finish the one in
-        flight (its response gets ``Connection: close``), then close."""
-        raise NotImplementedError
+        """Stop taking new requests.
+
+        Idle: the action becomes CLOSE at once. A request in flight is
+        finished (its response gets ``Connection: close`` if its head is not
+        out yet), then CLOSE. Held pipelined requests are not started: the
+        client was told the connection closes and RFC 9112 §9.3.1 / §9.6
+        lets it retry them; answering them could outlast the drain.
+        """
+        self._shutting_down = True
+        self._drain_deadline = now + self.limits.shutdown_timeout
+        if self._state is State.IDLE:
+            self._transition(Trigger.CLOSE)

@@ -1,0 +1,336 @@
+"""Request parsing: the only module that touches httptools.
+
+Theory of operation
+-------------------
+``RequestParser.feed(data)`` runs llhttp once over everything that arrived
+and appends events for *every* request in it to ``self.events`` (the
+connection decides which of them the driver may see yet). llhttp runs in
+strict mode; ``_headers.py`` adds the rules it lets through. The first
+protocol error appends one ``RequestRejected`` after the events of every
+request completed before the bad bytes, and parsing stops for good.
+
+Limits are enforced in two ways. When llhttp hands over a piece (URL span,
+header field, body) its size is checked exactly. While a head is incomplete
+at the end of a read the bytes it has used are estimated from the raw input,
+so a head that never ends is cut once it passes the limits by at most one
+read, whatever the split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from httptools import (
+    HttpParserCallbackError,
+    HttpParserError,
+    HttpParserInvalidMethodError,
+    HttpParserInvalidURLError,
+    HttpParserUpgrade,
+    HttpRequestParser,
+)
+
+from ._errors import RemoteProtocolError
+from ._events import BodyData, Event, Headers, RequestEnd, RequestHead, RequestRejected
+from ._headers import build_request_head, version_of
+from ._limits import Limits
+
+# "GET " + " HTTP/1.1\r\n": what a request line costs beyond its target.
+_LINE_OVERHEAD = 16
+# ": " and CRLF around each field line (RFC 9112 §5).
+_FIELD_OVERHEAD = 4
+# Chunk-size digits and CRLFs that may surround an extension (RFC 9112 §7.1).
+_CHUNK_LINE_SLACK = 64
+
+
+class _Stop(Exception):
+    """Raised inside a callback to abort llhttp; the cause is in ``_error``."""
+
+
+class RequestParser:
+    """Feeds llhttp and turns its callbacks into events.
+
+    Attributes:
+        events: events parsed and not yet taken by the connection.
+        stopped: no more bytes will be parsed (error, close, or upgrade).
+        upgraded: the last request asked to switch protocols; ``tail`` holds
+            the bytes that followed its head.
+    """
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.events: list[Event] = []
+        self.stopped = False
+        self.upgraded = False
+        self.tail = b""
+        self.in_message = False
+        self._llhttp = HttpRequestParser(self)
+        self._error: RemoteProtocolError | None = None
+        self.in_head = False
+        self._url = b""
+        self._headers: Headers = []
+        self._head_bytes = 0
+        self._head_partial = 0
+        self._trailers: Headers = []
+        self._keep_alive = True
+        self._chunked = False
+        self._body_bytes = 0
+        self._framing_run = 0
+        self._chunk_activity = False
+        self._last_host: bytes | None = None
+        self._skip_head = False
+        self._begun = 0
+        self._body_in_feed = 0
+        self._last_chunked = False
+
+    # -- llhttp callbacks ---------------------------------------------------
+    def on_message_begin(self) -> None:
+        """llhttp: a new request starts."""
+        self.in_message = True
+        self.in_head = True
+        self._begun += 1
+        self._url = b""
+        self._headers = []
+        self._head_bytes = _LINE_OVERHEAD
+        self._head_partial = 0
+
+    def on_url(self, url: bytes) -> None:
+        """llhttp: a span of the request-target (may come in pieces)."""
+        self._url = self._url + url if self._url else url
+        if len(self._url) + _LINE_OVERHEAD > self.limits.max_request_line:
+            self._fail("request line too long", 414)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """httptools: one complete field line (header or trailer)."""
+        if value and value[-1] in (32, 9):
+            # RFC 9112 §5.1: OWS around the value is not part of it; llhttp
+            # strips the leading side only.
+            value = value.rstrip(b" \t")
+        if self.in_head:
+            headers = self._headers
+            headers.append((name, value))
+            self._head_bytes += len(name) + len(value) + _FIELD_OVERHEAD
+            limits = self.limits
+            if len(headers) > limits.max_header_count:
+                self._fail("too many header fields", 431)
+            if self._head_bytes - _LINE_OVERHEAD > limits.max_header_bytes:
+                self._fail("header section too large", 431)
+        else:
+            # RFC 9110 §6.5: trailer fields, bounded like the header section.
+            trailers = self._trailers
+            trailers.append((name, value))
+            self._head_bytes += len(name) + len(value) + _FIELD_OVERHEAD
+            self._chunk_activity = True
+            if (
+                len(trailers) > self.limits.max_header_count
+                or self._head_bytes > self.limits.max_header_bytes
+            ):
+                self._fail("trailer section too large", 431)
+
+    def on_headers_complete(self) -> None:
+        """llhttp: the head ended; validate it and emit ``RequestHead``."""
+        self.in_head = False
+        llhttp = self._llhttp
+        if self._skip_head:
+            # The synthetic head that resumes the body of an upgrade request
+            # the app declined (see ``resume_body``): no event, no checks.
+            self._skip_head = False
+            self._head_bytes = 0
+            return
+        try:
+            head, self._last_host = build_request_head(
+                llhttp.get_method(),
+                self._url,
+                version_of(llhttp.get_http_version()),
+                self._headers,
+                self.limits.max_body_bytes,
+                self._last_host,
+            )
+        except RemoteProtocolError as exc:
+            self._error = exc
+            raise _Stop from exc
+        self._keep_alive = head.keep_alive
+        self._chunked = head.chunked
+        self._body_bytes = 0
+        self._body_in_feed = 0
+        self._head_bytes = 0
+        self._trailers = []
+        self._framing_run = 0
+        self.events.append(head)
+
+    def on_body(self, body: bytes) -> None:
+        """llhttp: a piece of body with framing removed."""
+        self._body_bytes += len(body)
+        self._body_in_feed += len(body)
+        max_body = self.limits.max_body_bytes
+        if max_body is not None and self._body_bytes > max_body:
+            # Only a chunked body can get here: Content-Length was checked
+            # against the limit before the body started.
+            self._fail("request body too large", 413)
+        self._chunk_activity = True
+        self.events.append(BodyData(body))
+
+    def on_chunk_header(self) -> None:
+        """llhttp: a chunk-size line ended."""
+        self._chunk_activity = True
+
+    def on_chunk_complete(self) -> None:
+        """llhttp: a chunk's data and CRLF ended."""
+        self._chunk_activity = True
+
+    def on_message_complete(self) -> None:
+        """llhttp: the request ended."""
+        self.in_message = False
+        self._last_chunked = self._chunked
+        self._chunked = False
+        self.events.append(RequestEnd(self._trailers) if self._trailers else RequestEnd())
+        if not self._keep_alive:
+            # RFC 9112 §9.6: after a request with "close" (or an HTTP/1.0
+            # one without keep-alive) the server reads no further requests.
+            self.stopped = True
+            raise _Stop
+
+    # -- driving llhttp -------------------------------------------------------
+    def _fail(self, message: str, status: int) -> None:
+        self._error = RemoteProtocolError(message, status)
+        raise _Stop
+
+    def reject(self, message: str, status: int = 400) -> None:
+        """Stop for good, appending ``RequestRejected``."""
+        self.stopped = True
+        self.events.append(RequestRejected(status, message))
+
+    def feed(self, data: bytes) -> None:
+        """Parse ``data``, appending events; never raises for peer errors."""
+        if self.stopped:
+            if self.upgraded:
+                self.tail += data
+            return
+        self._chunk_activity = False
+        self._body_in_feed = 0
+        head_was_open = self.in_head
+        begun = self._begun
+        try:
+            self._llhttp.feed_data(data)
+        except HttpParserUpgrade as exc:
+            self._on_upgrade(data, exc.args[0])
+            return
+        except HttpParserCallbackError:
+            # One of our callbacks raised _Stop: either a rule broke
+            # (``_error``) or a request ended with "close" (bytes after it
+            # are ignored).
+            err = self._error
+            if err is not None:
+                self._error = None
+                self.reject(str(err), err.status_hint)
+            return
+        except HttpParserInvalidMethodError:
+            # RFC 9110 §9.1: an unrecognised method gets 501.
+            self.reject("unknown method", 501)
+            return
+        except HttpParserInvalidURLError:
+            self.reject("invalid request-target")
+            return
+        except HttpParserError as exc:
+            self.reject(*_classify(str(exc)))
+            return
+        if self.in_head:
+            self._count_partial_head(data, head_was_open and begun == self._begun)
+        elif self._chunked and self.in_message:
+            self._count_chunk_framing(len(data))
+
+    def _count_partial_head(self, data: bytes, same_head: bool) -> None:
+        if same_head:
+            self._head_partial += len(data)
+        else:
+            # The head started in this read, after the empty line that ended
+            # the previous head (then its Content-Length body, if any) or the
+            # previous chunked body.
+            end = data.rfind(b"\r\n\r\n")
+            tail = len(data) - (end + 4 if end >= 0 else 0)
+            if not self._last_chunked:
+                tail -= self._body_in_feed
+            self._head_partial = max(tail, 0)
+        limits = self.limits
+        if self._head_partial > limits.max_request_line + limits.max_header_bytes:
+            self.reject("request head too large", 431)
+
+    def _count_chunk_framing(self, size: int) -> None:
+        # llhttp keeps no chunk extensions and httptools exposes none, so we
+        # bound the bytes that arrive with no chunk event: an endless
+        # extension or trailer line is cut within one read (RFC 9112 §7.1.1).
+        if self._chunk_activity:
+            self._framing_run = 0
+            return
+        self._framing_run += size
+        if self._framing_run > self.limits.max_chunk_extension_bytes + _CHUNK_LINE_SLACK:
+            self.reject("chunk extension too long")
+
+    def _on_upgrade(self, data: bytes, offset: int) -> None:
+        events = self.events
+        head = events[-2] if len(events) >= 2 else None
+        if (
+            isinstance(head, RequestHead)
+            and head.method != b"CONNECT"
+            and (head.chunked or (head.content_length or 0) > 0)
+        ):
+            # llhttp skips the body of an upgrade request. One with a body is
+            # served as a plain request (RFC 9110 §7.8 lets a server ignore
+            # Upgrade): drop the early RequestEnd and resume parsing the body
+            # behind a synthetic head of the same framing, whose event is
+            # suppressed.
+            events.pop()
+            events[-1] = replace(head, upgrade=None)
+            self._restart()
+            framing = (
+                b"Transfer-Encoding: chunked"
+                if head.chunked
+                else b"Content-Length: %d" % (head.content_length or 0)
+            )
+            conn = b"" if head.keep_alive else b"Connection: close\r\n"
+            self._skip_head = True
+            self._llhttp.feed_data(b"POST / HTTP/1.1\r\nHost: x\r\n%s%s\r\n\r\n" % (conn, framing))
+            self._keep_alive = head.keep_alive
+            self._chunked = head.chunked
+            self.feed(data[offset:])
+            return
+        self.stopped = True
+        self.upgraded = True
+        self.tail = data[offset:]
+
+    def _restart(self) -> None:
+        self._llhttp = HttpRequestParser(self)
+        self.in_message = False
+        self.in_head = False
+
+    def feed_eof(self) -> None:
+        """The peer closed: a request cut short becomes ``RequestRejected``."""
+        if self.stopped:
+            return
+        if self.in_message:
+            self.reject("connection closed mid-request")
+        else:
+            self.stopped = True
+
+    def resume(self) -> None:
+        """The app declined an upgrade: parse the held bytes as HTTP again."""
+        tail = self.tail
+        self.tail = b""
+        self.upgraded = False
+        self.stopped = False
+        self._restart()
+        if tail:
+            self.feed(tail)
+
+
+def _classify(message: str) -> tuple[str, int]:
+    """Status for an llhttp error message (it has no finer error codes)."""
+    if "version" in message.lower() or "PRI" in message:
+        # RFC 9110 §15.6.6: 505 for a major version we do not speak.
+        return message, 505
+    if "Transfer-Encoding" in message and "invalid" in message.lower():
+        # RFC 9112 §6.3 item 4: chunked not final -> 400.
+        return message, 400
+    return message, 400
+
+
+__all__ = ["RequestParser"]
