@@ -1,0 +1,739 @@
+"""WebSocket server responses, in aiohttp's style, over any driver.
+
+Theory of operation
+-------------------
+``WebSocketResponse.prepare(request)`` judges the opening handshake itself
+(``_ws_handshake``: RFC 6455 §4.2.1), answers ``101 Switching Protocols``
+through the request's channel and takes the connection over with
+``channel.upgrade()``, which hands back the raw byte stream and the bytes the
+client already sent after its request head. From then on wsproto's
+``Connection`` turns bytes into frames and back; the driver only moves bytes.
+
+Reading is pull-style, like the HTTP serve loop: bytes are read only inside
+``receive()`` (and ``close()`` while it waits for the peer's close frame),
+in the task that calls it. Automatic replies (pong to a ping, the echo of a
+peer's close) and the heartbeat happen there too, so an application that
+wants them reads the socket, typically with ``async for msg in ws``. Every
+deadline (heartbeat ping, missing pong, ``receive_timeout``) is data checked
+around one bounded read, never a background timer.
+
+Writing may happen from any task (a chat room broadcasts from one client's
+handler to every other socket). Frames are encoded and written under one lock
+so that compressed frames reach the peer in the order their deflate context
+produced them.
+
+Invariants: one reader at a time (a second concurrent ``receive`` raises);
+after ``_closed`` is set the transport is closed and nothing is written; a
+closed socket leaves the registry used by ``shutdown_websockets``.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+import anyio
+from wsproto.connection import Connection, ConnectionState, ConnectionType
+from wsproto.events import (
+    BytesMessage,
+    CloseConnection,
+    Event,
+    Message,
+    Ping,
+    Pong,
+    TextMessage,
+)
+
+from ._channel import UpgradedStream
+from ._ws_handshake import HandshakeError, negotiate
+from ._ws_handshake import make_extensions as _make_extensions
+from .exceptions import HTTPBadRequest, HTTPMethodNotAllowed, HTTPUpgradeRequired
+from .response import LooseHeaders, StreamResponse
+
+if TYPE_CHECKING:
+    from .app import Application
+    from .request import Request
+
+__all__ = [
+    "WSCloseCode",
+    "WSMessage",
+    "WSMsgType",
+    "WebSocketError",
+    "WebSocketReady",
+    "WebSocketResponse",
+    "shutdown_websockets",
+]
+
+
+class WSMsgType(enum.IntEnum):
+    """The type of a ``WSMessage`` (aiohttp's values)."""
+
+    CONTINUATION = 0x0
+    TEXT = 0x1
+    BINARY = 0x2
+    PING = 0x9
+    PONG = 0xA
+    CLOSE = 0x8
+    CLOSING = 0x100
+    CLOSED = 0x101
+    ERROR = 0x102
+
+
+class WSCloseCode(enum.IntEnum):
+    """Close codes (RFC 6455 §7.4.1)."""
+
+    OK = 1000
+    GOING_AWAY = 1001
+    PROTOCOL_ERROR = 1002
+    UNSUPPORTED_DATA = 1003
+    ABNORMAL_CLOSURE = 1006
+    INVALID_TEXT = 1007
+    POLICY_VIOLATION = 1008
+    MESSAGE_TOO_BIG = 1009
+    MANDATORY_EXTENSION = 1010
+    INTERNAL_ERROR = 1011
+    SERVICE_RESTART = 1012
+    TRY_AGAIN_LATER = 1013
+    BAD_GATEWAY = 1014
+
+
+class WSMessage(NamedTuple):
+    """One message (or state change) read from a WebSocket.
+
+    ``data`` is the text (str) or bytes of a data message, the close code of
+    a CLOSE, the exception of an ERROR; ``extra`` is the close reason.
+    """
+
+    type: WSMsgType
+    data: Any
+    extra: Any
+
+    def json(self, *, loads: Callable[[Any], Any] = json.loads) -> Any:
+        """The data parsed as JSON."""
+        return loads(self.data)
+
+
+WS_CLOSED_MESSAGE = WSMessage(WSMsgType.CLOSED, None, None)
+WS_CLOSING_MESSAGE = WSMessage(WSMsgType.CLOSING, None, None)
+
+
+class WebSocketError(Exception):
+    """The peer broke the WebSocket protocol; ``code`` is the close code sent."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class WebSocketReady(NamedTuple):
+    """Result of ``can_prepare``: whether the handshake is acceptable."""
+
+    ok: bool
+    protocol: str | None
+
+
+class _ClockedStream(Protocol):
+    """What a driver with a fake clock adds to its upgraded stream."""
+
+    def clock(self) -> float: ...
+    def timeout_for(self, deadline: float, now: float) -> float: ...
+    async def receive_or_tick(self) -> bytes | None: ...
+
+
+_STREAM_ERRORS = (
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    anyio.EndOfStream,
+    ConnectionError,
+    OSError,
+)
+# After this many reads of an already closed socket, assume a busy loop.
+_MAX_CLOSED_READS = 5
+
+_open_sockets: weakref.WeakSet[WebSocketResponse] = weakref.WeakSet()
+
+
+async def shutdown_websockets(
+    app: Application | None = None,
+    *,
+    code: int = WSCloseCode.GOING_AWAY,
+    message: bytes | str = b"Server shutdown",
+) -> None:
+    """Close every open WebSocket (of ``app``, or of all apps) with ``code``.
+
+    Meant for graceful shutdown (RFC 6455 §7.4.1: 1001 "going away"); each
+    close waits for the peer's answer at most the socket's ``timeout``.
+    """
+    targets = [ws for ws in list(_open_sockets) if app is None or ws._app is app]
+    if not targets:
+        return
+    async with anyio.create_task_group() as tg:
+        for ws in targets:
+            tg.start_soon(_close_quietly, ws, code, message)
+
+
+async def _close_quietly(ws: WebSocketResponse, code: int, message: bytes | str) -> None:
+    try:
+        await ws.close(code=code, message=message)
+    except Exception:  # a peer that vanished mid-close must not stop the others
+        pass
+
+
+class WebSocketResponse(StreamResponse):
+    """The server end of a WebSocket, answered from a handler.
+
+    Args:
+        timeout: seconds ``close()`` waits for the peer's close frame.
+        receive_timeout: default seconds ``receive()`` waits (``None``: forever).
+        autoping: answer pings and swallow pongs (else they are returned).
+        heartbeat: send a ping every ``heartbeat`` seconds of silence; no
+            answer within ``heartbeat / 2`` closes with 1006.
+        protocols: subprotocols this endpoint speaks, preferred first.
+        compress: accept permessage-deflate when the client offers it.
+        max_msg_size: the largest message accepted, in bytes (also after
+            inflating); larger ones close with 1009. ``0`` means no limit.
+        headers: extra headers for the 101 response.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 10.0,
+        receive_timeout: float | None = None,
+        autoping: bool = True,
+        heartbeat: float | None = None,
+        protocols: tuple[str, ...] | list[str] = (),
+        compress: bool = True,
+        max_msg_size: int = 4 * 1024 * 1024,
+        headers: LooseHeaders = None,
+    ) -> None:
+        super().__init__(status=101, headers=headers)
+        if heartbeat is not None and heartbeat <= 0:
+            raise ValueError("heartbeat must be positive")
+        if max_msg_size < 0:
+            raise ValueError("max_msg_size must not be negative")
+        self._timeout = timeout
+        self._receive_timeout = receive_timeout
+        self._autoping = autoping
+        self._heartbeat = heartbeat
+        self._protocols = tuple(protocols)
+        self._compress = compress
+        self._max_msg_size = max_msg_size
+        self._ws_protocol: str | None = None
+        self._compressed = False
+        self._app: Application | None = None
+
+        self._conn: Connection | None = None
+        self._stream: UpgradedStream | None = None
+        self._receive_raw: Callable[[], Any] | None = None
+        self._clock: Callable[[], float] = anyio.current_time
+        self._timeout_for: Callable[[float, float], float] = lambda deadline, now: deadline - now
+        self._buffered = b""
+        self._send_lock = anyio.Lock(fast_acquire=True)
+        self._reading = False
+        self._closing = False
+        self._closed = False
+        self._closed_reads = 0
+        self._close_code: int | None = None
+        self._close_received = anyio.Event()
+        self._exception: BaseException | None = None
+        self._pending: deque[WSMessage] = deque()
+        self._fragments: list[Any] = []
+        self._fragment_size = 0
+        self._next_ping: float | None = None
+        self._pong_deadline: float | None = None
+
+    # -- state --------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        """Whether a close was started (by either side) or the peer is gone."""
+        return self._closing or self._closed
+
+    @property
+    def close_code(self) -> int | None:
+        """The close code once the socket closed (1006: no close frame)."""
+        return self._close_code
+
+    @property
+    def ws_protocol(self) -> str | None:
+        """The negotiated subprotocol, if any."""
+        return self._ws_protocol
+
+    @property
+    def compress(self) -> bool:
+        """Whether permessage-deflate was negotiated."""
+        return self._compressed
+
+    def exception(self) -> BaseException | None:
+        """The error that ended the socket, if any."""
+        return self._exception
+
+    # -- handshake ----------------------------------------------------------
+    def can_prepare(self, request: Request) -> WebSocketReady:
+        """Whether ``request`` is an acceptable handshake, and the protocol."""
+        try:
+            handshake = negotiate(
+                request.method,
+                request.version,
+                list(request.headers.items()),
+                self._protocols,
+                self._compress,
+            )
+        except HandshakeError:
+            return WebSocketReady(False, None)
+        return WebSocketReady(True, handshake.protocol)
+
+    async def prepare(self, request: Request) -> None:
+        """Answer the handshake with 101 and take over the connection.
+
+        Raises:
+            HTTPMethodNotAllowed: the request is not a GET (405).
+            HTTPUpgradeRequired: unsupported ``Sec-WebSocket-Version`` (426).
+            HTTPBadRequest: any other bad handshake (400); nothing is upgraded.
+            RuntimeError: the driver cannot hand over the connection.
+        """
+        if self._prepared:
+            return
+        try:
+            handshake = negotiate(
+                request.method,
+                request.version,
+                list(request.headers.items()),
+                self._protocols,
+                self._compress,
+            )
+        except HandshakeError as exc:
+            raise _http_error(exc) from None
+        channel = request._channel
+        upgrade = getattr(channel, "upgrade", None)
+        if upgrade is None:
+            raise RuntimeError("this server cannot switch protocols on the connection")
+        for name, value in handshake.headers:
+            self._headers[name] = value
+        await self._run_prepare_hooks(request)
+        head = self._encoded_headers(with_length=False)
+        self._prepared = True
+        self._ws_protocol = handshake.protocol
+        self._compressed = handshake.deflate is not None
+        self._app = request._app
+        await channel.send_head(101, head, None)
+        await channel.send_end()
+        stream, leftover = await upgrade()
+        self._attach(stream, leftover, _make_extensions(handshake.deflate, self._max_msg_size))
+
+    def _attach(self, stream: UpgradedStream, leftover: bytes, extensions: list[Any]) -> None:
+        """Start speaking WebSocket on ``stream`` (``leftover``: bytes already read)."""
+        self._stream = stream
+        self._conn = Connection(ConnectionType.SERVER, extensions=extensions)
+        self._buffered = leftover
+        clocked: _ClockedStream | None = (
+            stream if hasattr(stream, "receive_or_tick") else None  # type: ignore[assignment]
+        )
+        if clocked is not None:
+            self._receive_raw = clocked.receive_or_tick
+            self._clock = clocked.clock
+            self._timeout_for = clocked.timeout_for
+        else:
+            self._receive_raw = stream.receive
+        self._reset_heartbeat()
+        _open_sockets.add(self)
+
+    # -- sending ------------------------------------------------------------
+    async def _send_event(self, event: Event) -> None:
+        conn = self._conn
+        stream = self._stream
+        if conn is None or stream is None:
+            raise RuntimeError("call prepare() first")
+        async with self._send_lock:
+            if self._closed:
+                raise ConnectionResetError("the WebSocket is closed")
+            # Encode under the lock: deflate contexts are order-dependent.
+            data = conn.send(event)
+            try:
+                await stream.send(data)
+            except _STREAM_ERRORS as exc:
+                self._lost(exc)
+                await self._abort()
+                raise ConnectionResetError("the peer went away") from exc
+
+    async def _send_message(self, data: str | bytes) -> None:
+        if self._closing or self._closed:
+            raise ConnectionResetError("cannot send on a closing WebSocket")
+        await self._send_event(_message(data))
+
+    async def send_str(self, data: str) -> None:
+        """Send a text message.
+
+        Raises:
+            TypeError: ``data`` is not a str.
+            ConnectionResetError: the socket is closing or the peer is gone.
+        """
+        if not isinstance(data, str):
+            raise TypeError(f"data argument must be str ({type(data)!r})")
+        await self._send_message(data)
+
+    async def send_bytes(self, data: bytes | bytearray | memoryview) -> None:
+        """Send a binary message.
+
+        Raises:
+            TypeError: ``data`` is not bytes-like.
+            ConnectionResetError: the socket is closing or the peer is gone.
+        """
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data argument must be byte-ish ({type(data)!r})")
+        await self._send_message(bytes(data))
+
+    async def send_json(self, data: Any, *, dumps: Callable[[Any], str] = json.dumps) -> None:
+        """Send ``data`` serialised as JSON in a text message."""
+        await self.send_str(dumps(data))
+
+    async def ping(self, message: bytes = b"") -> None:
+        """Send a ping (at most 125 bytes, RFC 6455 §5.5)."""
+        if len(message) > 125:
+            raise ValueError("a ping payload is at most 125 bytes")
+        await self._send_event(Ping(payload=bytes(message)))
+
+    async def pong(self, message: bytes = b"") -> None:
+        """Send an unsolicited pong (at most 125 bytes)."""
+        if len(message) > 125:
+            raise ValueError("a pong payload is at most 125 bytes")
+        await self._send_event(Pong(payload=bytes(message)))
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Not for WebSockets.
+
+        Raises:
+            RuntimeError: always; use ``send_str`` / ``send_bytes``.
+        """
+        raise RuntimeError("a WebSocketResponse sends messages: use send_str() or send_bytes()")
+
+    async def write_eof(self, data: bytes = b"", *, trailers: Any = None) -> None:
+        """Close the socket (1000) if still open; called when the handler returns it."""
+        if self._eof_sent:
+            return
+        if not self._prepared:
+            raise RuntimeError("call prepare() before write_eof()")
+        self._eof_sent = True
+        await self.close()
+        await self._abort()
+
+    # -- closing ------------------------------------------------------------
+    async def close(self, *, code: int = WSCloseCode.OK, message: bytes | str = b"") -> bool:
+        """Start the closing handshake and wait (``timeout``) for the peer's answer.
+
+        Returns:
+            ``True`` if this call closed the socket, ``False`` if it was
+            already closed or closing.
+        """
+        if self._conn is None:
+            raise RuntimeError("call prepare() first")
+        if self._closed or self._closing:
+            return False
+        reason = message.decode("utf-8") if isinstance(message, bytes) else message
+        self._closing = True
+        try:
+            await self._send_event(CloseConnection(code=code, reason=reason or None))
+        except ConnectionResetError:
+            return True
+        with anyio.move_on_after(self._timeout):
+            if self._reading:
+                # Another task is inside receive(): it will see the answer.
+                await self._close_received.wait()
+            else:
+                self._reading = True
+                try:
+                    while not self._close_received.is_set() and not self._closed:
+                        await self._receive(None)
+                finally:
+                    self._reading = False
+        if self._close_code is None:
+            self._close_code = code
+        await self._abort()
+        return True
+
+    def _lost(self, exc: BaseException | None = None) -> None:
+        if self._close_code is None:
+            self._close_code = WSCloseCode.ABNORMAL_CLOSURE
+        if exc is not None and self._exception is None:
+            self._exception = exc
+
+    async def _abort(self) -> None:
+        """Close the transport (idempotent); the socket is over."""
+        if self._closed:
+            return
+        self._closed = True
+        self._close_received.set()
+        _open_sockets.discard(self)
+        self._fragments = []
+        if self._stream is not None:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self._stream.aclose()
+                except Exception:
+                    pass
+
+    async def _fail(self, code: int, reason: str) -> None:
+        """Fail the connection (RFC 6455 §7.1.7): close frame, then drop it."""
+        error = WebSocketError(code, reason)
+        self._exception = error
+        self._close_code = code
+        self._closing = True
+        conn = self._conn
+        if conn is not None and conn.state is ConnectionState.OPEN:
+            try:
+                await self._send_event(CloseConnection(code=code))
+            except ConnectionResetError:
+                pass
+        await self._abort()
+        self._pending.append(WSMessage(WSMsgType.ERROR, error, None))
+
+    # -- receiving ----------------------------------------------------------
+    async def receive(self, timeout: float | None = None) -> WSMessage:
+        """The next message (answering pings and heartbeats meanwhile).
+
+        Args:
+            timeout: seconds to wait; default ``receive_timeout``.
+
+        Returns:
+            A TEXT, BINARY, (PING, PONG without autoping), CLOSE, ERROR or
+            CLOSED message.
+
+        Raises:
+            TimeoutError: nothing arrived within the timeout.
+            RuntimeError: before ``prepare``, a concurrent ``receive``, or
+                reading a closed socket again and again.
+        """
+        if self._conn is None:
+            raise RuntimeError("call prepare() first")
+        if self._reading:
+            raise RuntimeError("concurrent call to receive() is not allowed")
+        if self._pending:
+            return self._pending.popleft()
+        if self._closed:
+            self._closed_reads += 1
+            if self._closed_reads > _MAX_CLOSED_READS:
+                raise RuntimeError("the WebSocket is closed")
+            return WS_CLOSED_MESSAGE
+        self._reading = True
+        try:
+            return await self._receive(timeout if timeout is not None else self._receive_timeout)
+        finally:
+            self._reading = False
+
+    async def _receive(self, timeout: float | None) -> WSMessage:
+        clock = self._clock
+        until = clock() + timeout if timeout is not None else None
+        while True:
+            if self._pending:
+                return self._pending.popleft()
+            if self._closed:
+                return WS_CLOSED_MESSAGE
+            if self._buffered:
+                data, self._buffered = self._buffered, b""
+                await self._feed(data)
+                continue
+            deadline = until
+            for other in (self._next_ping, self._pong_deadline):
+                if other is not None and (deadline is None or other < deadline):
+                    deadline = other
+            data_or_tick = await self._read(deadline)
+            if data_or_tick is None:
+                now = clock()
+                if self._pong_deadline is not None and now >= self._pong_deadline:
+                    await self._heartbeat_failed()
+                elif self._next_ping is not None and now >= self._next_ping:
+                    await self._send_heartbeat(now)
+                elif until is not None and now >= until:
+                    raise TimeoutError("no WebSocket message within the receive timeout")
+                continue
+            if not data_or_tick:
+                self._lost()
+                await self._abort()
+                return WS_CLOSED_MESSAGE
+            if self._heartbeat is not None:
+                self._reset_heartbeat()
+            await self._feed(data_or_tick)
+
+    async def _read(self, deadline: float | None) -> bytes | None:
+        """Bytes, ``b""`` at end of stream, ``None`` when a deadline may be due."""
+        receive = self._receive_raw
+        assert receive is not None
+        try:
+            if deadline is None:
+                result: bytes | None = await receive()
+                return result
+            wait = self._timeout_for(deadline, self._clock())
+            if wait <= 0:
+                return None
+            result = None
+            with anyio.move_on_after(None if wait == math.inf else wait):
+                result = await receive()
+            return result
+        except _STREAM_ERRORS:
+            return b""
+
+    def _reset_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            self._next_ping = self._clock() + self._heartbeat
+            self._pong_deadline = None
+
+    async def _send_heartbeat(self, now: float) -> None:
+        assert self._heartbeat is not None
+        self._next_ping = None
+        self._pong_deadline = now + self._heartbeat / 2
+        try:
+            await self._send_event(Ping(payload=b""))
+        except ConnectionResetError:
+            self._pending.append(WS_CLOSED_MESSAGE)
+
+    async def _heartbeat_failed(self) -> None:
+        # No pong: the peer (or the path to it) is dead. No close frame can be
+        # expected, so the close code is 1006 (RFC 6455 §7.1.5).
+        error = TimeoutError("no PONG received within the heartbeat")
+        self._exception = error
+        self._close_code = WSCloseCode.ABNORMAL_CLOSURE
+        self._closing = True
+        await self._abort()
+        self._pending.append(WSMessage(WSMsgType.ERROR, error, None))
+
+    async def _feed(self, data: bytes) -> None:
+        """Hand bytes to wsproto and queue what they complete."""
+        conn = self._conn
+        assert conn is not None
+        conn.receive_data(data)
+        for event in conn.events():
+            if isinstance(event, (TextMessage, BytesMessage)):
+                if not self._data_event(event):
+                    await self._fail(WSCloseCode.MESSAGE_TOO_BIG, "message too big")
+                    return
+            elif isinstance(event, Ping):
+                if conn.state is ConnectionState.OPEN:
+                    try:
+                        await self._send_event(event.response())
+                    except ConnectionResetError:
+                        self._pending.append(WS_CLOSED_MESSAGE)
+                        return
+                if not self._autoping:
+                    self._pending.append(WSMessage(WSMsgType.PING, bytes(event.payload), ""))
+            elif isinstance(event, Pong):
+                self._pong_deadline = None
+                if not self._autoping:
+                    self._pending.append(WSMessage(WSMsgType.PONG, bytes(event.payload), ""))
+            elif isinstance(event, CloseConnection):
+                await self._on_close_event(conn, event)
+                return
+
+    def _data_event(self, event: TextMessage | BytesMessage) -> bool:
+        """Collect a message piece; ``False`` when the message is too big."""
+        piece = event.data
+        if self._max_msg_size:
+            if isinstance(piece, str) and not piece.isascii():
+                size = len(piece.encode())
+            else:
+                size = len(piece)
+            self._fragment_size += size
+            if self._fragment_size > self._max_msg_size:
+                return False
+        if not event.message_finished:
+            self._fragments.append(piece)
+            return True
+        if self._fragments:
+            self._fragments.append(piece)
+            joiner = "" if isinstance(piece, str) else b""
+            piece = joiner.join(self._fragments)
+            self._fragments = []
+        self._fragment_size = 0
+        if isinstance(piece, str):
+            self._pending.append(WSMessage(WSMsgType.TEXT, piece, ""))
+        else:
+            self._pending.append(WSMessage(WSMsgType.BINARY, bytes(piece), ""))
+        return True
+
+    async def _on_close_event(self, conn: Connection, event: CloseConnection) -> None:
+        state = conn.state
+        if state is ConnectionState.REMOTE_CLOSING:
+            # The peer starts the closing handshake: echo its code
+            # (RFC 6455 §5.5.1) and, as the server, close TCP first (§7.1.1).
+            self._close_code = event.code
+            self._closing = True
+            self._close_received.set()
+            try:
+                await self._send_event(event.response())
+            except ConnectionResetError:
+                pass
+            await self._abort()
+            self._pending.append(WSMessage(WSMsgType.CLOSE, event.code, event.reason or ""))
+        elif state is ConnectionState.CLOSED:
+            # The answer to our own close frame.
+            self._close_code = event.code
+            self._close_received.set()
+            await self._abort()
+            self._pending.append(WSMessage(WSMsgType.CLOSE, event.code, event.reason or ""))
+        else:
+            # wsproto reports a protocol violation as a CloseConnection
+            # without changing state: 1002, 1007 (bad UTF-8), 1009 ...
+            await self._fail(event.code, event.reason or "protocol error")
+
+    def __aiter__(self) -> WebSocketResponse:
+        return self
+
+    async def __anext__(self) -> WSMessage:
+        msg = await self.receive()
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+            raise StopAsyncIteration
+        return msg
+
+    async def receive_str(self, *, timeout: float | None = None) -> str:
+        """The next message, which must be text.
+
+        Raises:
+            TypeError: the message was not TEXT.
+        """
+        msg = await self.receive(timeout)
+        if msg.type is not WSMsgType.TEXT:
+            raise TypeError(f"Received message {msg.type}:{msg.data!r} is not WSMsgType.TEXT")
+        data: str = msg.data
+        return data
+
+    async def receive_bytes(self, *, timeout: float | None = None) -> bytes:
+        """The next message, which must be binary.
+
+        Raises:
+            TypeError: the message was not BINARY.
+        """
+        msg = await self.receive(timeout)
+        if msg.type is not WSMsgType.BINARY:
+            raise TypeError(f"Received message {msg.type}:{msg.data!r} is not WSMsgType.BINARY")
+        data: bytes = msg.data
+        return data
+
+    async def receive_json(
+        self, *, loads: Callable[[Any], Any] = json.loads, timeout: float | None = None
+    ) -> Any:
+        """The next text message parsed as JSON."""
+        return loads(await self.receive_str(timeout=timeout))
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open" if self._conn is not None else "not prepared"
+        return f"<{type(self).__name__} {state}>"
+
+
+def _message(data: str | bytes) -> Message[Any]:
+    # wsproto's TextMessage/BytesMessage pick the frame opcode.
+    if isinstance(data, str):
+        return TextMessage(data=data)
+    return BytesMessage(data=data)
+
+
+def _http_error(exc: HandshakeError) -> Exception:
+    text = f"{exc.status} {exc}"
+    if exc.status == 405:
+        return HTTPMethodNotAllowed("", ["GET"], text=text)
+    if exc.status == 426:
+        return HTTPUpgradeRequired(headers=dict(exc.headers), text=text)
+    return HTTPBadRequest(text=text)
