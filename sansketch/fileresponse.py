@@ -98,9 +98,11 @@ def parse_range(header: str, size: int) -> tuple[int, int] | bool | None:
             return False
         return max(0, size - suffix), size - 1
     first = int(first_s)
-    last = int(last_s) if last_s else size - 1
+    last = int(last_s) if last_s else first
     if last < first:
         return None  # invalid range-spec: the whole field is ignored
+    if last_s == "":
+        last = size - 1
     if first >= size:
         return False
     return first, min(last, size - 1)
