@@ -346,6 +346,10 @@ class Application(MutableMapping[AppKey[Any] | str, Any]):
         ):
             signal.freeze()
         for _, child in self._subapps:
+            # The response of a sub-application's route is prepared with the
+            # sub-application as request.app: run the enclosing apps' hooks
+            # first, as their middlewares run first.
+            child._on_response_prepare[:0] = self._on_response_prepare
             child._freeze_tree()
 
     def _chain(self) -> list[Middleware]:
