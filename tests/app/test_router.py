@@ -9,8 +9,8 @@ from sansketch.request import Request
 from sansketch.response import Response
 from sansketch.router import (
     MatchInfo,
-    RouteTableDef,
     Router,
+    RouteTableDef,
     delete,
     get,
     head,
