@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
-from ._channel import ClientDisconnected, RawHeaders, UpgradedStream
+from ._channel import Channel, ClientDisconnected, RawHeaders, UpgradedStream
 from ._date import date_header_value
 from .protocol import (
     Action,
@@ -193,7 +193,7 @@ class _AbortConnection(Exception):
 
 
 async def handle_request(
-    app: Application, head: RequestHead, channel: StreamChannel | _ChannelLike, seq: int = 1
+    app: Application, head: RequestHead, channel: HandlerChannel, seq: int = 1
 ) -> None:
     """Answer one request with ``app`` through ``channel``.
 
@@ -209,7 +209,6 @@ async def handle_request(
     from .request import Request
 
     request = Request(head, channel, app=app, client_max_size=app.client_max_size)
-    request._seq = seq
     try:
         response = await app._handle(request)
         if not response.prepared:
@@ -229,12 +228,17 @@ async def handle_request(
         )
 
 
-class _ChannelLike(Protocol):
-    response_started: bool
+class HandlerChannel(Channel, Protocol):
+    """What ``handle_request`` needs of a driver's channel."""
 
-    async def send_response(
-        self, status: int, headers: RawHeaders, body: bytes, reason: bytes | None
-    ) -> None: ...
+    status: int
+    """The status of the response sent (0 until then)."""
+
+    response_ended: bool
+    """Whether the response was finished."""
+
+    upgraded: bool
+    """Whether the handler took the connection over (``upgrade()``)."""
 
 
 class StreamChannel:
@@ -595,7 +599,7 @@ async def serve_connection(
 
 
 async def _run_handler(
-    app: Application, head: RequestHead, channel: StreamChannel, seq: int, config: ServerConfig
+    app: Application, head: RequestHead, channel: HandlerChannel, seq: int, config: ServerConfig
 ) -> None:
     if config.request_timeout is None:
         await handle_request(app, head, channel, seq)

@@ -79,7 +79,7 @@ class AnyioServer:
 
         Signals ``task_status.started()`` once accepting.
         """
-        listeners = [SocketListener.from_socket(sock) for sock in sockets]
+        listeners = [await SocketListener.from_socket(sock) for sock in sockets]
         try:
             async with anyio.create_task_group() as conn_tg:
                 self._conn_scope = conn_tg.cancel_scope

@@ -283,7 +283,7 @@ class HttpProtocol(asyncio.Protocol):
     async def _run(self, head: RequestHead, channel: _ProtocolChannel, seq: int) -> None:
         state = self._state
         try:
-            await _run_handler(state.app, head, channel, seq, state.config)  # type: ignore[arg-type]
+            await _run_handler(state.app, head, channel, seq, state.config)
         except (ClientDisconnected, _AbortConnection):
             self._abort()
             return
