@@ -1,19 +1,22 @@
 """Request body readers: read/text/json/post, the content stream, size limits.
 
-These drive ``Request`` through a fake channel that counts ``receive_body``
-calls; the end-to-end ``100 Continue`` behaviour is in ``test_body_e2e``
-below, through the in-memory client.
+The first tests drive ``Request`` through a fake channel that counts
+``receive_body`` calls; the last ones go through the in-memory client with
+real bytes, including the lazy ``100 Continue``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from test_request import FakeChannel, make_request
 
+from sansketch.app import Application
 from sansketch.exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge
-from sansketch.request import Request
+from sansketch.request import FileField, Request
+from sansketch.response import Response, json_response
+from sansketch.testing import TestClient
 
 pytestmark = pytest.mark.anyio
 
@@ -167,3 +170,131 @@ async def test_post_other_content_type_is_empty() -> None:
     req, channel = body_request([b"{}"], content_type=b"application/json")
     assert dict(await req.post()) == {}
     assert channel.receive_calls == 0
+
+
+# -- end to end, through the in-memory client (real bytes, both loops) ---------
+
+
+def body_app(client_max_size: int = 1024**2) -> Application:
+    async def ignore(request: Request) -> Response:
+        return Response(text="ignored")
+
+    async def echo(request: Request) -> Response:
+        return Response(body=await request.read())
+
+    async def form(request: Request) -> Response:
+        data = await request.post()
+        out = []
+        for key, value in data.items():
+            if isinstance(value, FileField):
+                out.append(f"{key}={value.filename}:{len(value.file.read())}")
+            else:
+                out.append(f"{key}={value}")
+        return Response(text="&".join(out))
+
+    async def stream(request: Request) -> Response:
+        sizes = [len(chunk) async for chunk in request.content.iter_chunked(4)]
+        return json_response({"sizes": sizes, "trailers": dict(request.trailers())})
+
+    async def as_json(request: Request) -> Response:
+        return json_response({"got": await request.json()})
+
+    app = Application(client_max_size=client_max_size)
+    app.router.add_post("/ignore", ignore)
+    app.router.add_post("/echo", echo)
+    app.router.add_post("/form", form)
+    app.router.add_put("/stream", stream)
+    app.router.add_post("/json", as_json)
+    return app
+
+
+EXPECT_HEAD = (
+    b"POST %s HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n"
+    b"Connection: close\r\n\r\n"
+)
+
+
+async def test_no_100_continue_when_the_handler_does_not_read() -> None:
+    async with TestClient(body_app()) as client, client.raw_connection() as conn:
+        await conn.send(EXPECT_HEAD % b"/ignore")  # the body is never sent
+        resp = await conn.read_response("POST")
+    assert resp.status == 200
+    assert await resp.read() == b"ignored"
+
+
+async def test_100_continue_is_sent_when_the_handler_reads() -> None:
+    async with TestClient(body_app()) as client, client.raw_connection() as conn:
+        await conn.send(EXPECT_HEAD % b"/echo")
+        # The client waits for the interim response before sending the body.
+        assert await conn.receive_some() == b"HTTP/1.1 100 Continue\r\n\r\n"
+        await conn.send(b"hello")
+        resp = await conn.read_response("POST")
+    assert resp.status == 200
+    assert await resp.read() == b"hello"
+
+
+async def test_too_large_declared_body_is_413_without_100_continue() -> None:
+    async with TestClient(body_app(client_max_size=4)) as client:
+        raw = await client.send_raw(EXPECT_HEAD % b"/echo")
+    assert b"100 Continue" not in raw
+    assert raw.startswith(b"HTTP/1.1 413 ")
+    assert raw.endswith(b"Maximum request body size 4 exceeded, actual body size 5")
+
+
+async def test_too_large_streamed_body_is_413() -> None:
+    async with TestClient(body_app(client_max_size=10)) as client:
+        raw = await client.send_raw(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"4\r\nxxxx\r\n" * 4
+            + b"0\r\n\r\n"
+        )
+    assert raw.startswith(b"HTTP/1.1 413 ")
+    assert raw.endswith(b"Maximum request body size 10 exceeded, actual body size 12")
+
+
+async def test_read_echo_and_json() -> None:
+    async with TestClient(body_app()) as client:
+        assert await (await client.post("/echo", data=b"abc")).read() == b"abc"
+        resp = await client.post("/json", json={"a": [1, 2]})
+        assert await resp.json() == {"got": {"a": [1, 2]}}
+        bad = await client.post("/json", data=b"{", headers={"Content-Type": "application/json"})
+        assert bad.status == 400
+
+
+async def test_streamed_request_body_and_trailers() -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"abcde"
+        yield b"fghij"
+
+    async with TestClient(body_app()) as client:
+        resp = await client.request("PUT", "/stream", content=chunks())
+        assert await resp.json() == {"sizes": [4, 4, 2], "trailers": {}}
+        raw = await client.send_raw(
+            b"PUT /stream HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+            b"Connection: close\r\n\r\n3\r\nabc\r\n0\r\nX-Sum: 3\r\n\r\n"
+        )
+    assert raw.endswith(b'{"sizes": [3], "trailers": {"X-Sum": "3"}}')
+
+
+async def test_post_forms_end_to_end() -> None:
+    multipart = (
+        b"--xyz\r\n"
+        b'Content-Disposition: form-data; name="who"\r\n\r\nme\r\n'
+        b"--xyz\r\n"
+        b'Content-Disposition: form-data; name="doc"; filename="d.txt"\r\n\r\n'
+        + b"z" * 3000
+        + b"\r\n--xyz--\r\n"
+    )
+    async with TestClient(body_app()) as client:
+        resp = await client.post("/form", data={"a": "1", "b": "é"})
+        assert await resp.text() == "a=1&b=é"
+        resp = await client.post(
+            "/form",
+            data=multipart,
+            headers={"Content-Type": "multipart/form-data; boundary=xyz"},
+        )
+        assert await resp.text() == "who=me&doc=d.txt:3000"
+        resp = await client.post(
+            "/form", data=multipart, headers={"Content-Type": "multipart/form-data"}
+        )
+        assert resp.status == 400
