@@ -7,6 +7,7 @@ from ._connection import Action, DeadlineAction, ServerConnection
 from ._errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from ._events import BodyData, Event, Headers, RequestEnd, RequestHead, RequestRejected, Upgrade
 from ._limits import Limits
+from ._state import State
 
 __all__ = [
     "Action",
@@ -22,5 +23,6 @@ __all__ = [
     "RequestHead",
     "RequestRejected",
     "ServerConnection",
+    "State",
     "Upgrade",
 ]

@@ -164,7 +164,11 @@ class RequestParser:
         max_body = self.limits.max_body_bytes
         if max_body is not None and self._body_bytes > max_body:
             # Only a chunked body can get here: Content-Length was checked
-            # against the limit before the body started.
+            # against the limit before the body started. Hand out what fits
+            # so that the events do not depend on how the bytes were split.
+            fits = len(body) - (self._body_bytes - max_body)
+            if fits > 0:
+                self.events.append(BodyData(body[:fits]))
             self._fail("request body too large", 413)
         self._chunk_activity = True
         self.events.append(BodyData(body))
@@ -252,7 +256,7 @@ class RequestParser:
             self._head_partial = max(tail, 0)
         limits = self.limits
         if self._head_partial > limits.max_request_line + limits.max_header_bytes:
-            self.reject("request head too large", 431)
+            self.reject("header section too large", 431)
 
     def _count_chunk_framing(self, size: int) -> None:
         # llhttp keeps no chunk extensions and httptools exposes none, so we
@@ -323,13 +327,11 @@ class RequestParser:
 
 
 def _classify(message: str) -> tuple[str, int]:
-    """Status for an llhttp error message (it has no finer error codes)."""
-    if "version" in message.lower() or "PRI" in message:
-        # RFC 9110 §15.6.6: 505 for a major version we do not speak.
+    """Status for an llhttp error message (httptools gives no error codes)."""
+    if message.startswith(("Invalid HTTP version", "Invalid major version", "Pause on PRI")):
+        # RFC 9110 §15.6.6: 505 for a version we do not speak (HTTP/2's
+        # preface "PRI * HTTP/2.0" included).
         return message, 505
-    if "Transfer-Encoding" in message and "invalid" in message.lower():
-        # RFC 9112 §6.3 item 4: chunked not final -> 400.
-        return message, 400
     return message, 400
 
 

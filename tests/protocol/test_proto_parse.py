@@ -1,0 +1,289 @@
+"""Request parsing: each case is fed whole, byte by byte and at every split."""
+
+from __future__ import annotations
+
+import pytest
+from proto_helpers import feed, rejected, three_ways
+
+from sansketch.protocol import BodyData, Limits, RequestEnd, RequestHead, RequestRejected
+
+
+def test_simple_get() -> None:
+    events = three_ways(b"GET /a?b=c HTTP/1.1\r\nHost: example.com\r\nX-A: 1\r\n\r\n")
+    assert events == [
+        RequestHead(b"GET", b"/a?b=c", b"1.1", [(b"Host", b"example.com"), (b"X-A", b"1")]),
+        RequestEnd(),
+    ]
+
+
+def test_headers_kept_as_sent() -> None:
+    data = b"GET / HTTP/1.1\r\nhOsT: a\r\nX-Dup: 1\r\nx-dup: 2\r\nX-Sp:  v \t \r\n\r\n"
+    (head, end) = three_ways(data)
+    assert isinstance(head, RequestHead)
+    # Names keep their case, duplicates and order; OWS is not part of values.
+    assert head.headers == [(b"hOsT", b"a"), (b"X-Dup", b"1"), (b"x-dup", b"2"), (b"X-Sp", b"v")]
+    assert end == RequestEnd()
+
+
+def test_content_length_body() -> None:
+    data = b"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world"
+    head, body, end = three_ways(data)
+    assert isinstance(head, RequestHead)
+    assert head.content_length == 11 and not head.chunked
+    assert body == BodyData(b"hello world")
+    assert end == RequestEnd()
+
+
+def test_chunked_body_with_trailers_and_extension() -> None:
+    data = (
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5;name=val\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 1\r\nX-B: 2\r\n\r\n"
+    )
+    head, body, end = three_ways(data)
+    assert isinstance(head, RequestHead)
+    assert head.chunked and head.content_length is None
+    assert body == BodyData(b"hello world")
+    assert end == RequestEnd([(b"X-Sum", b"1"), (b"X-B", b"2")])
+
+
+def test_pipelined_requests_all_answered() -> None:
+    one = b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\n"
+    two = b"POST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"
+    three = b"GET /3 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    events = three_ways(one + two + three)
+    targets = [e.target for e in events if isinstance(e, RequestHead)]
+    assert targets == [b"/1", b"/2", b"/3"]
+    assert BodyData(b"abc") in events
+    assert not any(isinstance(e, RequestRejected) for e in events)
+
+
+def test_derived_fields() -> None:
+    (head, _) = three_ways(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
+    assert isinstance(head, RequestHead) and head.keep_alive and head.http_version == b"1.0"
+    (head, _) = three_ways(b"GET / HTTP/1.0\r\n\r\n")
+    assert isinstance(head, RequestHead) and not head.keep_alive
+    (head, _) = three_ways(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, CLOSE\r\n\r\n")
+    assert isinstance(head, RequestHead) and not head.keep_alive
+    data = b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx"
+    head = three_ways(data)[0]
+    assert isinstance(head, RequestHead) and head.expects_continue
+    data = b"POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx"
+    head = three_ways(data)[0]
+    # RFC 9110 §10.1.1: ignored for HTTP/1.0.
+    assert isinstance(head, RequestHead) and not head.expects_continue
+
+
+@pytest.mark.parametrize(
+    "target,method",
+    [
+        (b"*", b"OPTIONS"),
+        (b"http://example.com/x?y", b"GET"),
+        (b"HTTPS://EXAMPLE.com:443", b"GET"),
+    ],
+)
+def test_target_forms_accepted(target: bytes, method: bytes) -> None:
+    host = b"example.com:443" if b"443" in target else b"example.com"
+    data = method + b" " + target + b" HTTP/1.1\r\nHost: " + host + b"\r\n\r\n"
+    head = three_ways(data)[0]
+    assert isinstance(head, RequestHead) and head.target == target
+
+
+def test_leading_empty_line_ignored() -> None:
+    # RFC 9112 §2.2: a server SHOULD ignore at least one empty line first.
+    head = three_ways(b"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")[0]
+    assert isinstance(head, RequestHead)
+
+
+H = b"Host: a\r\n"
+
+
+@pytest.mark.parametrize(
+    "data,status",
+    [
+        # RFC 9112 §6.1: Content-Length with Transfer-Encoding.
+        (
+            b"POST / HTTP/1.1\r\n"
+            + H
+            + b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+            400,
+        ),
+        (
+            b"POST / HTTP/1.1\r\n"
+            + H
+            + b"Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+            400,
+        ),
+        # RFC 9112 §6.3: chunked must be final; unknown codings 501; not on 1.0.
+        (b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked, gzip\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501),
+        (
+            b"POST / HTTP/1.1\r\n"
+            + H
+            + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+            400,
+        ),
+        (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+        # RFC 9112 §6.3 item 5: invalid or conflicting Content-Length.
+        (b"POST / HTTP/1.1\r\n" + H + b"Content-Length: +5\r\n\r\nhello", 400),
+        (b"POST / HTTP/1.1\r\n" + H + b"Content-Length: -5\r\n\r\nhello", 400),
+        (b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 5, 5\r\n\r\nhello", 400),
+        (b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello", 400),
+        (b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello", 400),
+        (b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 1 2\r\n\r\nhello", 400),
+        (b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 0x5\r\n\r\nhello", 400),
+        (b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 99999999999999999999999\r\n\r\n", 400),
+        # RFC 9112 §5.1, §5.2: whitespace before colon, obs-fold.
+        (b"GET / HTTP/1.1\r\n" + H + b"X : a\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n" + H + b"X: a\r\n b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n Host: a\r\n\r\n", 400),
+        # RFC 9110 §5.5: CR, NUL, CTL in values; RFC 9110 §5.6.2 names.
+        (b"GET / HTTP/1.1\r\n" + H + b"X: a\rb\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n" + H + b"X: a\x00b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n" + H + b"X: a\x01b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n" + H + b"X: a\x7fb\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n" + H + b"X(y): a\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n" + H + b": a\r\n\r\n", 400),
+        # RFC 9112 §2.2: bare LF line endings are rejected (our choice).
+        (b"GET / HTTP/1.1\nHost: a\n\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\n\r\n", 400),
+        # RFC 9112 §7.1: chunk sizes and CRLF after chunk data.
+        (b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+        (b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n-1\r\n", 400),
+        (
+            b"POST / HTTP/1.1\r\n"
+            + H
+            + b"Transfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n",
+            400,
+        ),
+        (b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n", 400),
+        (b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n3 \r\nabc\r\n", 400),
+        # RFC 9112 §3.2: exactly one valid Host in HTTP/1.1.
+        (b"GET / HTTP/1.1\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        (b"GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: user@a\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400),
+        # RFC 9112 §3.2.1-§3.2.4: target forms against the method.
+        (b"GET a.com:443 HTTP/1.1\r\nHost: a.com:443\r\n\r\n", 400),
+        (b"CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"CONNECT a.com HTTP/1.1\r\nHost: a.com\r\n\r\n", 400),
+        (b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET http://b.com/ HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET http://u@a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET /a#frag HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        # RFC 9110 §15.6.6: only HTTP/1.0 and HTTP/1.1.
+        (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+        (b"GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505),
+        (b"GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505),
+        (b"GET /\r\n\r\n", 505),
+        (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
+        # RFC 9110 §9.1: unknown method.
+        (b"FOO / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+        # RFC 9110 §10.1.1: an expectation we do not support.
+        (b"GET / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n", 417),
+    ],
+)
+def test_rejected(data: bytes, status: int) -> None:
+    events = three_ways(data)
+    assert rejected(events) == status
+    assert isinstance(events[-1], RequestRejected)
+
+
+def test_complete_request_answered_before_rejection() -> None:
+    good = b"GET /ok HTTP/1.1\r\nHost: a\r\n\r\n"
+    events = three_ways(good + b"GET / HTTP/1.1\r\nX : bad\r\n\r\n")
+    assert isinstance(events[0], RequestHead) and events[0].target == b"/ok"
+    assert events[1] == RequestEnd()
+    assert rejected(events) == 400 and len(events) == 3
+
+
+def test_request_line_limit_414() -> None:
+    limits = Limits(max_request_line=100)
+    long = b"GET /" + b"a" * 200 + b" HTTP/1.1\r\nHost: a\r\n\r\n"
+    assert rejected(three_ways(long, limits)) == 414
+    # A target that never ends is cut too.
+    assert rejected(feed([long[:150]], limits)[0]) == 414
+    ok = b"GET /" + b"a" * 60 + b" HTTP/1.1\r\nHost: a\r\n\r\n"
+    assert rejected(three_ways(ok, limits)) is None
+
+
+def test_header_limits_431() -> None:
+    limits = Limits(max_header_bytes=200, max_header_count=5, max_request_line=100)
+    many = b"GET / HTTP/1.1\r\nHost: a\r\n" + b"X: 1\r\n" * 5 + b"\r\n"
+    assert rejected(three_ways(many, limits)) == 431
+    big = b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"v" * 300 + b"\r\n\r\n"
+    assert rejected(three_ways(big, limits)) == 431
+    fits = b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"v" * 150 + b"\r\n\r\n"
+    assert rejected(three_ways(fits, limits)) is None
+
+
+def test_head_that_never_ends_is_cut() -> None:
+    limits = Limits(max_header_bytes=1000, max_request_line=1000)
+    start = b"GET / HTTP/1.1\r\nHost: a\r\nX: "
+    for piece in (1, 7, 500, 5000):
+        chunks = [start] + [b"v" * piece] * (3000 // piece + 2)
+        events, _ = feed(chunks, limits)
+        assert rejected(events) == 431, piece
+
+
+def test_body_limit_413_from_content_length() -> None:
+    limits = Limits(max_body_bytes=10)
+    data = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n"
+    events = three_ways(data, limits)
+    # Decided before the body: no head is handed out.
+    assert events == [RequestRejected(413, "request body too large")]
+    ok = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789"
+    assert rejected(three_ways(ok, limits)) is None
+
+
+def test_body_limit_413_chunked() -> None:
+    limits = Limits(max_body_bytes=10)
+    data = (
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"6\r\nabcdef\r\n6\r\nghijkl\r\n0\r\n\r\n"
+    )
+    events = three_ways(data, limits)
+    assert isinstance(events[0], RequestHead)
+    assert rejected(events) == 413
+    assert sum(len(e.data) for e in events if isinstance(e, BodyData)) <= 10
+
+
+def test_chunk_extension_limit() -> None:
+    limits = Limits(max_chunk_extension_bytes=100)
+    head = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;x="
+    chunks = [head] + [b"a" * 50] * 10
+    events, _ = feed(chunks, limits)
+    assert rejected(events) == 400
+    ok = head + b"a" * 50 + b"\r\nhello\r\n0\r\n\r\n"
+    assert rejected(three_ways(ok, limits)) is None
+
+
+def test_eof_mid_request_rejected_and_closes() -> None:
+    from sansketch.protocol import Action
+
+    events, conn = feed([b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nab"], eof=True)
+    assert rejected(events) == 400
+    assert conn.action is Action.CLOSE
+    events, conn = feed([b"GET / HTTP/1.1\r\nHo"], eof=True)
+    assert rejected(events) == 400
+    assert conn.action is Action.CLOSE
+
+
+def test_eof_between_requests_closes_after_answers() -> None:
+    from sansketch.protocol import Action
+
+    events, conn = feed([b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"], eof=True)
+    assert rejected(events) is None and conn.action is Action.CLOSE
+
+
+def test_bytes_after_close_request_are_ignored() -> None:
+    data = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGARBAGE\r\n\r\n"
+    events = three_ways(data)
+    assert [type(e) for e in events] == [RequestHead, RequestEnd]
