@@ -7,8 +7,11 @@ from datetime import datetime, timezone
 import pytest
 from test_request import FakeChannel, make_request
 
+from sansketch.app import Application
 from sansketch.cookies import parse_cookie_header
+from sansketch.request import Request
 from sansketch.response import Response
+from sansketch.testing import TestClient
 
 
 async def set_cookie_headers(resp: Response) -> list[bytes]:
@@ -86,3 +89,20 @@ def test_parse_cookie_header() -> None:
     assert dict(parsed) == {"a": "1", "b": 'q "x"', "c": "3=4"}
     with pytest.raises(TypeError):
         parsed["d"] = "x"  # type: ignore[index]
+
+
+@pytest.mark.anyio
+async def test_cookies_round_trip_through_the_app() -> None:
+    async def handler(request: Request) -> Response:
+        resp = Response(text=request.cookies.get("seen", "none"))
+        resp.set_cookie("seen", "yes please", httponly=True)
+        return resp
+
+    app = Application()
+    app.router.add_get("/", handler)
+    async with TestClient(app) as client:
+        first = await client.get("/")
+        assert await first.text() == "none"
+        assert first.headers.getall("Set-Cookie") == ['seen="yes please"; Path=/; HttpOnly']
+        second = await client.get("/", headers={"Cookie": 'seen="yes please"'})
+        assert await second.text() == "yes please"

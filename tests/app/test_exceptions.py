@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from test_request import FakeChannel, make_request
 
+from sansketch.app import Application
 from sansketch.exceptions import (
     HTTPBadRequest,
     HTTPClientError,
@@ -22,7 +23,9 @@ from sansketch.exceptions import (
     HTTPServerError,
     HTTPUnavailableForLegalReasons,
 )
+from sansketch.request import Request
 from sansketch.response import Response
+from sansketch.testing import TestClient
 
 
 def test_default_body_is_status_and_reason() -> None:
@@ -103,3 +106,28 @@ async def test_an_exception_is_sent_like_any_response() -> None:
             None,
         )
     ]
+
+
+@pytest.mark.anyio
+async def test_raise_and_return_through_the_app() -> None:
+    async def raises(request: Request) -> Response:
+        raise HTTPFound("/target")
+
+    async def returns(request: Request) -> Response:
+        return HTTPBadRequest(text="bad input")
+
+    async def not_allowed(request: Request) -> Response:
+        raise HTTPMethodNotAllowed(request.method, ["GET", "HEAD"])
+
+    app = Application()
+    app.router.add_get("/raise", raises)
+    app.router.add_get("/return", returns)
+    app.router.add_post("/405", not_allowed)
+    async with TestClient(app) as client:
+        found = await client.get("/raise")
+        assert (found.status, found.headers["Location"]) == (302, "/target")
+        assert await found.text() == "302 Found"
+        bad = await client.get("/return")
+        assert (bad.status, await bad.text()) == (400, "bad input")
+        refused = await client.post("/405")
+        assert (refused.status, refused.headers["Allow"]) == (405, "GET, HEAD")

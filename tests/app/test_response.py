@@ -6,8 +6,10 @@ import pytest
 from multidict import CIMultiDict
 from test_request import FakeChannel, make_request
 
+from sansketch.app import Application
 from sansketch.request import Request
 from sansketch.response import Response, StreamResponse, json_response
+from sansketch.testing import TestClient
 
 pytestmark = pytest.mark.anyio
 
@@ -269,3 +271,73 @@ def test_headers_are_a_cimultidict() -> None:
     assert resp.headers.getall("VARY") == ["A", "B"]
     assert resp.reason == "OK"
     assert "200 OK" in repr(resp)
+
+
+# -- end to end, through the in-memory client (real bytes, both loops) ---------
+
+
+def response_app() -> Application:
+    async def hello(request: Request) -> Response:
+        return Response(text="Hello, World!")
+
+    async def chunked(request: Request) -> StreamResponse:
+        resp = StreamResponse(headers={"Content-Type": "text/plain"})
+        await resp.prepare(request)
+        for piece in (b"alpha ", b"beta ", b"gamma"):
+            await resp.write(piece)
+        await resp.write_eof(trailers={"X-Count": "3"})
+        return resp
+
+    async def sized(request: Request) -> StreamResponse:
+        resp = StreamResponse()
+        resp.content_length = 10
+        await resp.prepare(request)
+        await resp.write(b"01234")
+        await resp.write(b"56789")
+        return resp
+
+    async def bad_header(request: Request) -> Response:
+        return Response(text="x", headers={"X-Evil": "a\r\nSet-Cookie: pwned=1"})
+
+    app = Application()
+    app.router.add_get("/hello", hello)
+    app.router.add_get("/chunked", chunked)
+    app.router.add_get("/sized", sized)
+    app.router.add_get("/bad-header", bad_header)
+    return app
+
+
+async def test_e2e_hello_and_head() -> None:
+    async with TestClient(response_app()) as client:
+        resp = await client.get("/hello")
+        assert resp.status == 200
+        assert resp.headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert resp.headers["Content-Length"] == "13"
+        assert await resp.text() == "Hello, World!"
+        head = await client.head("/hello")
+        assert head.headers["Content-Length"] == "13"
+        assert await head.read() == b""
+
+
+async def test_e2e_chunked_with_trailers() -> None:
+    async with TestClient(response_app()) as client:
+        resp = await client.get("/chunked")
+        assert resp.headers["Transfer-Encoding"] == "chunked"
+        assert "Content-Length" not in resp.headers
+        assert await resp.read() == b"alpha beta gamma"
+        assert resp.trailers["X-Count"] == "3"
+
+
+async def test_e2e_declared_length() -> None:
+    async with TestClient(response_app()) as client:
+        resp = await client.get("/sized")
+        assert resp.headers["Content-Length"] == "10"
+        assert "Transfer-Encoding" not in resp.headers
+        assert await resp.read() == b"0123456789"
+
+
+async def test_e2e_header_injection_becomes_500() -> None:
+    async with TestClient(response_app()) as client:
+        resp = await client.get("/bad-header")
+        assert resp.status == 500
+        assert "pwned" not in str(resp.headers)
