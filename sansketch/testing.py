@@ -30,6 +30,7 @@ from ._server import ServerConfig, serve_connection
 from .protocol import Limits
 
 if TYPE_CHECKING:
+    from ._testing_ws import WSConnectContext
     from .app import Application
 
 __all__ = ["RawConnection", "TestClient", "TestResponse"]
@@ -418,6 +419,27 @@ class TestClient:
             await conn.send(data)
             await conn.send_eof()
             return await conn.read_until_closed()
+
+    def ws_connect(
+        self,
+        path: str,
+        *,
+        protocols: Iterable[str] = (),
+        headers: HeadersArg = None,
+        compress: bool = True,
+    ) -> WSConnectContext:
+        """Open a WebSocket to ``path`` on a new connection.
+
+        Use ``async with client.ws_connect(path) as ws`` (closed on exit) or
+        ``ws = await client.ws_connect(path)``. ``compress`` offers
+        permessage-deflate.
+
+        Raises:
+            WSServerHandshakeError: the server did not answer 101 properly.
+        """
+        from ._testing_ws import WSConnectContext
+
+        return WSConnectContext(self, path, protocols, headers, compress)
 
     # -- requests -----------------------------------------------------------
     def _encode_request(

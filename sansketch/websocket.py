@@ -31,11 +31,10 @@ from __future__ import annotations
 
 import enum
 import json
-import math
 import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import anyio
 from wsproto.connection import Connection, ConnectionState, ConnectionType
@@ -137,14 +136,6 @@ class WebSocketReady(NamedTuple):
     protocol: str | None
 
 
-class _ClockedStream(Protocol):
-    """What a driver with a fake clock adds to its upgraded stream."""
-
-    def clock(self) -> float: ...
-    def timeout_for(self, deadline: float, now: float) -> float: ...
-    async def receive_or_tick(self) -> bytes | None: ...
-
-
 _STREAM_ERRORS = (
     anyio.BrokenResourceError,
     anyio.ClosedResourceError,
@@ -230,9 +221,7 @@ class WebSocketResponse(StreamResponse):
 
         self._conn: Connection | None = None
         self._stream: UpgradedStream | None = None
-        self._receive_raw: Callable[[], Any] | None = None
         self._clock: Callable[[], float] = anyio.current_time
-        self._timeout_for: Callable[[float, float], float] = lambda deadline, now: deadline - now
         self._buffered = b""
         self._send_lock = anyio.Lock(fast_acquire=True)
         self._reading = False
@@ -321,8 +310,7 @@ class WebSocketResponse(StreamResponse):
         self._ws_protocol = handshake.protocol
         self._compressed = handshake.deflate is not None
         self._app = request._app
-        await channel.send_head(101, head, None)
-        await channel.send_end()
+        await channel.send_response(101, head, b"", None)
         stream, leftover = await upgrade()
         self._attach(stream, leftover, _make_extensions(handshake.deflate, self._max_msg_size))
 
@@ -331,15 +319,6 @@ class WebSocketResponse(StreamResponse):
         self._stream = stream
         self._conn = Connection(ConnectionType.SERVER, extensions=extensions)
         self._buffered = leftover
-        clocked: _ClockedStream | None = (
-            stream if hasattr(stream, "receive_or_tick") else None  # type: ignore[assignment]
-        )
-        if clocked is not None:
-            self._receive_raw = clocked.receive_or_tick
-            self._clock = clocked.clock
-            self._timeout_for = clocked.timeout_for
-        else:
-            self._receive_raw = stream.receive
         self._reset_heartbeat()
         _open_sockets.add(self)
 
@@ -561,18 +540,17 @@ class WebSocketResponse(StreamResponse):
 
     async def _read(self, deadline: float | None) -> bytes | None:
         """Bytes, ``b""`` at end of stream, ``None`` when a deadline may be due."""
-        receive = self._receive_raw
-        assert receive is not None
+        stream = self._stream
+        assert stream is not None
         try:
             if deadline is None:
-                result: bytes | None = await receive()
-                return result
-            wait = self._timeout_for(deadline, self._clock())
+                return await stream.receive()
+            wait = deadline - self._clock()
             if wait <= 0:
                 return None
             result = None
-            with anyio.move_on_after(None if wait == math.inf else wait):
-                result = await receive()
+            with anyio.move_on_after(wait):
+                result = await stream.receive()
             return result
         except _STREAM_ERRORS:
             return b""
