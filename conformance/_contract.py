@@ -12,7 +12,7 @@ Every request is answered with a JSON document describing what the app saw:
 - ``/close``: the app adds ``Connection: close`` to its response.
 
 Responses always carry ``x-echo-method`` and ``x-echo-seq``; when there is no
-body to carry the document (HEAD, 204, 304) it travels base64-encoded in
+body to carry the document (HEAD, CONNECT, 204, 304) it travels base64-encoded in
 ``x-echo``.
 """
 
@@ -67,7 +67,7 @@ def plan_for(method: bytes, target: bytes) -> Plan:
         stream=path.startswith("/stream"),
         read_body=not path.startswith("/noread"),
         close=path.startswith("/close"),
-        bodyless=method == b"HEAD" or status in (204, 304),
+        bodyless=method in (b"HEAD", b"CONNECT") or status in (204, 304),
     )
 
 

@@ -186,6 +186,9 @@ def _framing_problems(resp: Response) -> list[str]:
     if resp.status == 304 and te:
         problems.append("304 response carries Transfer-Encoding")
     echo = resp.echo
+    if echo is not None and echo.get("method") == "CONNECT" and 200 <= resp.status < 300:
+        if te or cl:  # RFC 9110 §9.3.6
+            problems.append("2xx response to CONNECT carries Content-Length or Transfer-Encoding")
     if echo is not None and echo.get("http_version") == "1.0":
         if te:  # RFC 9112 §6.1: no Transfer-Encoding to an HTTP/1.0 request
             problems.append("response to an HTTP/1.0 request uses Transfer-Encoding")

@@ -64,8 +64,7 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.body", "body": second})
         return
     payload = b"" if plan.bodyless and method != b"HEAD" else doc
-    headers.append((b"content-length", str(len(payload)).encode()))
-    if plan.status in (204, 304):
-        headers.pop()
+    if plan.status not in (204, 304) and method != b"CONNECT":
+        headers.append((b"content-length", str(len(payload)).encode()))
     await send({"type": "http.response.start", "status": plan.status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
