@@ -382,10 +382,12 @@ class Application(MutableMapping[AppKey[Any] | str, Any]):
         """
         if not self._frozen:
             self.freeze()
-        raw = request.raw_path
+        # The head's target, not request.raw_path: that property caches its
+        # value in a dict, which the common case does not need.
+        raw = request._head.target.partition(b"?")[0].decode("utf-8", "replace")
         if raw[:1] != "/":
             raw = request.rel_url.raw_path
-        path = match_path(raw.partition("?")[0])
+        path = match_path(raw)
         match_info = self._router.resolve(request.method, path)
         request._match_info = match_info
         route = match_info.route

@@ -254,6 +254,12 @@ class Resource:
     def _add_prefix(self, prefix: str) -> None:
         raise NotImplementedError
 
+    def first_segment(self) -> str | None:
+        """The first path segment every match starts with (matching form),
+        or ``None`` if it is not fixed. Lets the router skip resources that
+        cannot match without running their regex."""
+        return None
+
     def __repr__(self) -> str:
         name = f" name={self.name!r}" if self.name else ""
         return f"<{type(self).__name__} {self.canonical!r}{name}>"
@@ -516,6 +522,11 @@ class DynamicResource(Resource):
         self._prefix = prefix + self._prefix
         self._pattern = self._compile()
 
+    def first_segment(self) -> str | None:
+        head = self._prefix + (self._pieces[0] if isinstance(self._pieces[0], str) else "")
+        segment, slash, _ = head[1:].partition("/")
+        return _plain_key(segment) if slash else None
+
 
 class AbstractRouteDef(Protocol):
     """Something ``Router.add_routes`` can register (route or static def)."""
@@ -690,6 +701,8 @@ class Router:
         self._plain: dict[str, PlainResource] = {}
         self._patterned: list[Resource] = []
         self._shadowed: list[PlainResource] = []
+        self._by_segment: dict[str, list[Resource]] = {}
+        self._floating: list[Resource] = []
         self._build_tables(self._resources)
 
     # -- registration ---------------------------------------------------------
@@ -881,6 +894,16 @@ class Router:
                 patterned.append(resource)
         self._plain = plain
         self._patterned = patterned
+        # Patterned resources by fixed first segment; each list keeps the
+        # registration order and includes the resources whose first segment
+        # is not fixed, so resolution order is the same as a full scan.
+        floating = [r for r in patterned if r.first_segment() is None]
+        by_segment: dict[str, list[Resource]] = {}
+        for segment in {r.first_segment() for r in patterned} - {None}:
+            assert segment is not None
+            by_segment[segment] = [r for r in patterned if r.first_segment() in (segment, None)]
+        self._by_segment = by_segment
+        self._floating = floating
         # Plain resources shadowed by an earlier one with the same path are
         # still reachable for methods the first one lacks.
         self._shadowed = [
@@ -911,7 +934,8 @@ class Router:
                     if found is not None:
                         return found._match_info
                     allowed.update(other._routes)
-        for resource in self._patterned:
+        candidates = self._by_segment.get(path[1:].partition("/")[0], self._floating)
+        for resource in candidates:
             params = resource.match(path)
             if params is None:
                 continue

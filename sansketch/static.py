@@ -30,7 +30,7 @@ from yarl import URL
 
 from .exceptions import HTTPForbidden, HTTPNotFound
 from .response import Response, StreamResponse
-from .router import Resource, _decode_param, _quote_part, _with_query
+from .router import Resource, _decode_param, _plain_key, _quote_part, _with_query
 
 if TYPE_CHECKING:
     from .request import Request
@@ -127,6 +127,10 @@ class StaticResource(Resource):
 
     def _add_prefix(self, prefix: str) -> None:
         self._prefix = prefix + self._prefix
+
+    def first_segment(self) -> str | None:
+        segment = self._prefix[1:].partition("/")[0]
+        return _plain_key(segment) if segment else None
 
     def _resolve(self, parts: list[str]) -> Path:
         """The file for ``parts``, refusing anything outside the directory."""

@@ -437,3 +437,18 @@ def test_match_info_repr_and_mapping() -> None:
     assert "a" in found and len(found) == 1 and list(found) == ["a"]
     assert "u/{a}" in repr(found)
     assert "405" in repr(router.resolve("POST", "/u/1"))
+
+
+def test_first_segment_index_keeps_registration_order() -> None:
+    router = Router()
+    floating = router.add_get("/{a}/{b}", echo("floating"))[0]
+    fixed = router.add_get("/users/{id}", echo("fixed"))[0]
+    fixed_only = router.add_post("/users/{id}", echo("fixed-post"))
+    later = router.add_get("/{a}/{b}/{c}", echo("later"))[0]
+    # Registration order decides, whatever the index groups together.
+    assert router.resolve("GET", "/users/1").route is floating
+    assert router.resolve("POST", "/users/1").route is fixed_only
+    assert router.resolve("GET", "/x/y/z").route is later
+    assert router.resolve("GET", "/users/1/2").route is later
+    assert fixed is not None
+    assert router.resolve("PUT", "/users/1").allowed_methods == {"GET", "HEAD", "POST"}
