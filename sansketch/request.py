@@ -258,20 +258,19 @@ class Request(MutableMapping[str, object]):
     @property
     def raw_path(self) -> str:
         """The request-target as received (path and query, still encoded)."""
-        try:
-            return self._cache["raw_path"]  # type: ignore[return-value]
-        except KeyError:
-            raw = self._head.target.decode("utf-8", "replace")
-            self._cache["raw_path"] = raw
-            return raw
+        cached = self._cache.get("raw_path")
+        if cached is not None:
+            return cached  # type: ignore[return-value]
+        raw = self._head.target.decode("utf-8", "replace")
+        self._cache["raw_path"] = raw
+        return raw
 
     @property
     def rel_url(self) -> URL:
         """The target as a relative URL (path and query)."""
-        try:
-            return self._cache["rel_url"]  # type: ignore[return-value]
-        except KeyError:
-            pass
+        cached = self._cache.get("rel_url")
+        if cached is not None:
+            return cached  # type: ignore[return-value]
         raw = self.raw_path
         if raw.startswith("/"):
             path, _, query = raw.partition("?")
@@ -291,10 +290,9 @@ class Request(MutableMapping[str, object]):
     @property
     def url(self) -> URL:
         """The absolute URL, from the scheme and ``Host``."""
-        try:
-            return self._cache["url"]  # type: ignore[return-value]
-        except KeyError:
-            pass
+        cached = self._cache.get("url")
+        if cached is not None:
+            return cached  # type: ignore[return-value]
         rel = self.rel_url
         url = URL.build(
             scheme=self.scheme,
@@ -309,10 +307,9 @@ class Request(MutableMapping[str, object]):
     @property
     def path(self) -> str:
         """The percent-decoded path."""
-        try:
-            return self._cache["path"]  # type: ignore[return-value]
-        except KeyError:
-            pass
+        cached = self._cache.get("path")
+        if cached is not None:
+            return cached  # type: ignore[return-value]
         raw = self.raw_path
         path = raw.partition("?")[0]
         if "%" in path or not path.startswith("/"):
@@ -334,10 +331,9 @@ class Request(MutableMapping[str, object]):
     @property
     def headers(self) -> CIMultiDictProxy[str]:
         """Request headers (latin-1 decoded), duplicates and arrival order kept."""
-        try:
-            return self._cache["headers"]  # type: ignore[return-value]
-        except KeyError:
-            pass
+        cached = self._cache.get("headers")
+        if cached is not None:
+            return cached  # type: ignore[return-value]
         headers = CIMultiDictProxy(
             CIMultiDict(
                 (name.decode("latin-1"), value.decode("latin-1"))
@@ -386,10 +382,9 @@ class Request(MutableMapping[str, object]):
     @property
     def cookies(self) -> Mapping[str, str]:
         """Cookies from the ``Cookie`` header(s)."""
-        try:
-            return self._cache["cookies"]  # type: ignore[return-value]
-        except KeyError:
-            pass
+        cached = self._cache.get("cookies")
+        if cached is not None:
+            return cached  # type: ignore[return-value]
         cookies = parse_cookie_header(self.headers.getall("Cookie", []))
         self._cache["cookies"] = cookies
         return cookies

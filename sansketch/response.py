@@ -59,16 +59,17 @@ class StreamResponse:
         self._headers: CIMultiDict[str] = (
             CIMultiDict(headers) if headers is not None else CIMultiDict()
         )
+        self._prepared = False
         self._status = 200
         self._reason: str | None = None
-        self.set_status(status, reason)
+        if status != 200 or reason is not None:
+            self.set_status(status, reason)
         self._cookies: dict[str, SetCookie] | None = None
         self._keep_alive: bool | None = None
         self._chunked = False
         self._trailers: dict[str, str] | None = None
         self._channel: Channel | None = None
         self._req: Request | None = None
-        self._prepared = False
         self._eof_sent = False
 
     # -- status -------------------------------------------------------------
@@ -94,7 +95,7 @@ class StreamResponse:
             RuntimeError: the head was already sent.
             ValueError: status outside 100-999 or a reason with CR/LF/NUL.
         """
-        if getattr(self, "_prepared", False):
+        if self._prepared:
             raise RuntimeError("cannot change the status after the response was prepared")
         status = int(status)
         if not 100 <= status <= 999:
@@ -242,12 +243,16 @@ class StreamResponse:
 
     def _encoded_headers(self, *, with_length: bool) -> list[tuple[bytes, bytes]]:
         """Validate and encode the head; framing fields only if ``with_length``."""
-        skip = _TRANSFER_ENCODING if with_length else _FRAMING
-        encoded: list[tuple[bytes, bytes]] = []
-        for name, value in self._headers.items():
-            if name.lower() in skip:
-                continue
-            encoded.append(encode_header(name, value))
+        headers = self._headers
+        if "Transfer-Encoding" in headers or (not with_length and "Content-Length" in headers):
+            skip = _TRANSFER_ENCODING if with_length else _FRAMING
+            encoded = [
+                encode_header(name, value)
+                for name, value in headers.items()
+                if name.lower() not in skip
+            ]
+        else:
+            encoded = [encode_header(name, value) for name, value in headers.items()]
         if self._cookies:
             for cookie in self._cookies.values():
                 encoded.append(encode_header("Set-Cookie", cookie.header_value()))
