@@ -425,6 +425,28 @@ def cpu_seconds(root: int) -> float:
     return ticks / CLK_TCK
 
 
+def parse_cpu_list(text: str) -> list[int]:
+    """``"0"``, ``"0-2"`` or ``"0,3"`` (taskset syntax) as CPU numbers."""
+    cpus: list[int] = []
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        cpus.extend(range(int(low), int(high or low) + 1))
+    return cpus
+
+
+def busy_seconds(cpus: list[int]) -> float:
+    """Time ``cpus`` spent busy (anything but idle and iowait), from /proc/stat."""
+    wanted = {f"cpu{n}" for n in cpus}
+    ticks = 0
+    with open("/proc/stat") as f:
+        for line in f:
+            name, *values = line.split()
+            if name in wanted:
+                user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, values[:8])
+                ticks += user + nice + system + irq + softirq + steal
+    return ticks / CLK_TCK
+
+
 # -- load generation -------------------------------------------------------------
 
 
@@ -436,6 +458,7 @@ class Sample:
     seconds: float
     cpu_seconds: float
     errors: str
+    other_load: float  # share of the server CPUs busy with other processes
 
     @property
     def rps(self) -> float:
@@ -472,6 +495,7 @@ class Wrk:
     client_cpu: str | None
     connections: int
     lua_path: str
+    server_cpus: list[int]
 
     def run(self, server: Running, seconds: float, depth: int) -> Sample:
         """One run; ``depth`` > 1 pipelines that many requests per write."""
@@ -490,15 +514,21 @@ class Wrk:
             argv += ["--", str(depth)]
         if self.client_cpu is not None:
             argv = ["taskset", "-c", self.client_cpu, *argv]
+        busy_before = busy_seconds(self.server_cpus)
         before = cpu_seconds(server.proc.pid)
+        started = time.monotonic()
         done = subprocess.run(
             argv, capture_output=True, text=True, timeout=seconds + 30, check=False
         )
+        wall = time.monotonic() - started
         after = cpu_seconds(server.proc.pid)
+        busy = busy_seconds(self.server_cpus) - busy_before
         if done.returncode != 0:
             raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip()}")
         requests, elapsed, errors = parse_wrk(done.stdout)
-        return Sample(requests, elapsed, after - before, errors)
+        capacity = wall * len(self.server_cpus)
+        other = max(0.0, busy - (after - before)) / capacity if capacity else 0.0
+        return Sample(requests, elapsed, after - before, errors, other)
 
 
 # -- the run ---------------------------------------------------------------------
@@ -553,7 +583,8 @@ def measure(
                 results.add(mode, server.spec.name, sample)
                 _progress(
                     f"{mode:9} round {round_no + 1}/{rounds} {server.spec.name:18} "
-                    f"{sample.rps:10.0f} req/s {sample.cpu_us:7.1f} µs/req"
+                    f"{sample.rps:10.0f} req/s {sample.cpu_us:7.1f} µs/req "
+                    f"(other load {sample.other_load:.0%})"
                     + (f"  [{sample.errors}]" if sample.errors else "")
                 )
     return results
@@ -646,8 +677,8 @@ def _table(results: Results, mode: str, servers: list[Running]) -> list[str]:
     ref_rps = results.median_rps(mode, REFERENCE)
     ref_cpu = results.median_cpu(mode, REFERENCE)
     lines = [
-        "| server | req/s | x uvicorn | CPU µs/req | x uvicorn | rounds | errors |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| server | req/s | x uvicorn | CPU µs/req | x uvicorn | rounds | other load | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for server in servers:
         name = server.spec.name
@@ -655,11 +686,12 @@ def _table(results: Results, mode: str, servers: list[Running]) -> list[str]:
         rps = results.median_rps(mode, name)
         cpu = results.median_cpu(mode, name)
         errors = sorted({s.errors for s in got if s.errors})
+        other = f"{max(s.other_load for s in got):.0%}" if got else "n/a"
         if server.failed:
             errors.append(f"failed: {server.failed}")
         lines.append(
             f"| {name} | {_fmt(rps, ',.0f')} | {_ratio(rps, ref_rps)} | {_fmt(cpu, '.1f')} "
-            f"| {_ratio(cpu, ref_cpu)} | {len(got)} | {'; '.join(errors) or '-'} |"
+            f"| {_ratio(cpu, ref_cpu)} | {len(got)} | {other} | {'; '.join(errors) or '-'} |"
         )
     return lines
 
@@ -725,7 +757,11 @@ def render(
         f"{args.rounds} interleaved rounds (round-robin over the servers), median "
         "reported; CPU per request = server utime+stime (with descendants) from "
         "/proc/PID/stat over the run / responses counted by wrk; ratios against "
-        "uvicorn in this same run.",
+        'uvicorn in this same run. "other load" is the largest share of the server '
+        "CPU busy with anything but the server process during a run (from /proc/stat; "
+        "it includes the kernel's loopback network work that is not charged to the "
+        "process, a few per cent): well above that, other processes competed for the "
+        "CPU and depressed that run's req/s; CPU µs/req is much less affected.",
         "",
         "Servers:",
         "",
@@ -748,7 +784,10 @@ def render(
     out += ["", "## Every round", ""]
     for mode, _depth in modes:
         for name, samples in results.samples.get(mode, {}).items():
-            figures = ", ".join(f"{s.rps:,.0f} req/s @ {s.cpu_us:.1f} µs" for s in samples)
+            figures = ", ".join(
+                f"{s.rps:,.0f} req/s @ {s.cpu_us:.1f} µs (other {s.other_load:.0%})"
+                for s in samples
+            )
             out.append(f"- {mode} `{name}`: {figures}")
     return "\n".join(out) + "\n"
 
@@ -853,7 +892,8 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     _progress(f"{server.spec.name}: ok on port {server.port}")
             live = [s for s in servers if not s.failed]
-            wrk = Wrk(args.client_cpu, args.connections, lua_path)
+            server_cpus = parse_cpu_list(args.server_cpu) if args.server_cpu else [0]
+            wrk = Wrk(args.client_cpu, args.connections, lua_path, server_cpus)
             results = measure(live, wrk, modes, args.rounds, args.duration, args.warmup)
             report = render(results, servers, args, modes, started)
     output = args.output

@@ -48,6 +48,7 @@ from bench.http import (  # noqa: E402
     _sansketch,
     check_server,
     log_tail,
+    parse_cpu_list,
     wait_ready,
 )
 
@@ -205,7 +206,7 @@ def main() -> None:
         lua_path = os.path.join(workdir, "pipeline.lua")
         with open(lua_path, "w") as f:
             f.write(PIPELINE_LUA)
-        wrk = Wrk(args.client_cpu, args.connections, lua_path)
+        wrk = Wrk(args.client_cpu, args.connections, lua_path, parse_cpu_list(args.server_cpu))
         pool = ServerPool(workdir, args.server_cpu)
         try:
             print(
