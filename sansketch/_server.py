@@ -37,6 +37,7 @@ import math
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -66,6 +67,16 @@ server_logger = logging.getLogger("sansketch.server")
 
 _SERVER_HEADER = (b"server", b"sansketch")
 _READ_SIZE = 65536
+# The request_timeout scope of the handler running in this task: a handler
+# that takes the connection over (a WebSocket) is long-lived by design.
+_handler_scope: ContextVar[anyio.CancelScope | None] = ContextVar("_handler_scope", default=None)
+
+
+def lift_request_timeout() -> None:
+    """The handler in this task took its connection over: no request timeout."""
+    scope = _handler_scope.get()
+    if scope is not None:
+        scope.deadline = math.inf
 
 
 class ByteStream(Protocol):
@@ -124,13 +135,16 @@ class ConnectionSet:
             beyond it is answered ``503`` and closed at once (``None``: no cap).
     """
 
-    __slots__ = ("_live", "max_connections", "on_empty", "rejected", "shutting_down")
+    __slots__ = ("_live", "forced", "max_connections", "on_empty", "rejected", "shutting_down")
 
     def __init__(self, max_connections: int | None = None) -> None:
         self._live: set[Drainable] = set()
         self.max_connections = max_connections
         self.shutting_down = False
         self.rejected = 0
+        # Connections the core's drain deadline closed during shutdown; the
+        # driver adds those still open at its own timeout.
+        self.forced = 0
         self.on_empty: Callable[[], None] | None = None
 
     def __len__(self) -> int:
@@ -211,6 +225,12 @@ async def handle_request(
     request = Request(head, channel, app=app, client_max_size=app.client_max_size)
     try:
         response = await app._handle(request)
+        if channel.upgraded:
+            # The connection speaks another protocol now; a response that
+            # took it over (WebSocketResponse) ends that protocol itself.
+            if getattr(response, "takes_over_connection", False):
+                await response.write_eof()
+            return
         if not response.prepared:
             await response.prepare(request)
         await response.write_eof()
@@ -380,6 +400,7 @@ class StreamChannel:
         if self.upgraded or not self.response_ended or self._conn.action is not Action.UPGRADE:
             raise RuntimeError("upgrade() needs a completed 101 (or 2xx to CONNECT) response")
         self.upgraded = True
+        lift_request_timeout()
         loop = self._loop
         data = b""
         events = list(loop.pending)
@@ -438,6 +459,7 @@ class _ConnectionLoop:
         self.remote = remote
         self.scheme = scheme
         self.closed = False
+        self.connections: ConnectionSet | None = None
         self._read_scope: anyio.CancelScope | None = None
 
     def with_defaults(self, headers: RawHeaders) -> list[tuple[bytes, bytes]]:
@@ -494,6 +516,8 @@ class _ConnectionLoop:
                 action, out = conn.on_deadline(clock())
                 if action is DeadlineAction.NOTHING:
                     continue
+                if self.connections is not None and self.connections.shutting_down:
+                    self.connections.forced += 1
                 if out:
                     try:
                         await self.send(out)
@@ -540,6 +564,7 @@ async def serve_connection(
     """
     loop = _ConnectionLoop(stream, config, remote, scheme)
     conn = loop.conn
+    loop.connections = connections
     if connections is not None and not connections.admit(loop):
         with anyio.CancelScope(shield=True):
             try:
@@ -605,7 +630,11 @@ async def _run_handler(
         await handle_request(app, head, channel, seq)
         return
     with anyio.move_on_after(config.request_timeout) as scope:
-        await handle_request(app, head, channel, seq)
+        token = _handler_scope.set(scope)
+        try:
+            await handle_request(app, head, channel, seq)
+        finally:
+            _handler_scope.reset(token)
     if scope.cancelled_caught:
         server_logger.error("handler for %r timed out", head.target)
         if channel.response_started:

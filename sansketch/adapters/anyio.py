@@ -136,4 +136,4 @@ class AnyioServer:
             if forced and self._conn_scope is not None:
                 self._conn_scope.cancel()
         await self._stopped.wait()
-        return forced
+        return forced + self.connections.forced

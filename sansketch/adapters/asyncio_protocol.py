@@ -34,7 +34,7 @@ import os
 import socket
 from collections import deque
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 from anyio.abc import TaskStatus
@@ -47,6 +47,7 @@ from .._server import (
     _AbortConnection,
     _log_access,
     _run_handler,
+    lift_request_timeout,
     overload_response,
     server_logger,
 )
@@ -141,7 +142,8 @@ class HttpProtocol(asyncio.Protocol):
 
     # -- asyncio.Protocol -----------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports are not asyncio.Transport subclasses.
+        transport = cast(asyncio.Transport, transport)
         self._transport = transport
         if not self._state.connections.admit(self):
             self._closed = True
@@ -410,6 +412,8 @@ class HttpProtocol(asyncio.Protocol):
                 self.write(out)
             except ClientDisconnected:
                 pass
+        if self._state.connections.shutting_down:
+            self._state.connections.forced += 1  # the drain deadline passed
         if self._task is not None:
             self._task.cancel()
         self._close()
@@ -627,6 +631,7 @@ class _ProtocolChannel:
         if self.upgraded or not self.response_ended or self._conn.action is not Action.UPGRADE:
             raise RuntimeError("upgrade() needs a completed 101 (or 2xx to CONNECT) response")
         self.upgraded = True
+        lift_request_timeout()
         return self._proto.take_over()
 
 
@@ -746,6 +751,7 @@ class AsyncioProtocolServer:
             # Let connection_lost and the cancelled handlers run.
             for _ in range(3):
                 await asyncio.sleep(0)
+        forced += self.connections.forced
         if self._stopped is not None:
             self._stopped.set()
         return forced

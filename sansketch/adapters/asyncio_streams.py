@@ -149,4 +149,4 @@ class AsyncioStreamsServer:
                 await asyncio.wait(tasks, timeout=5.0)
         if self._stopped is not None:
             self._stopped.set()
-        return forced
+        return forced + self.connections.forced
