@@ -4,6 +4,7 @@ Imports nothing that performs I/O or reads a clock; see ``ServerConnection``.
 """
 
 from ._connection import Action, DeadlineAction, ServerConnection
+from ._counters import RejectionCounters
 from ._errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from ._events import BodyData, Event, Headers, RequestEnd, RequestHead, RequestRejected, Upgrade
 from ._limits import Limits
@@ -18,6 +19,7 @@ __all__ = [
     "Limits",
     "LocalProtocolError",
     "ProtocolError",
+    "RejectionCounters",
     "RemoteProtocolError",
     "RequestEnd",
     "RequestHead",

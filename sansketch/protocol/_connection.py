@@ -25,6 +25,7 @@ import enum
 from collections import deque
 from collections.abc import Sequence
 
+from ._counters import RejectionCounters
 from ._errors import LocalProtocolError
 from ._events import BodyData, Event, Headers, RequestEnd, RequestHead, RequestRejected, Upgrade
 from ._limits import Limits
@@ -86,10 +87,18 @@ class ServerConnection:
         now: when the connection was accepted; starts the idle timer of a
             connection that never sends a byte. Without it the timer starts
             at the first call that passes ``now``.
+        counters: shared security counters; ``send_error`` counts each
+            rejection it answers there (``None``: not counted).
     """
 
-    def __init__(self, limits: Limits | None = None, now: float | None = None) -> None:
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        now: float | None = None,
+        counters: RejectionCounters | None = None,
+    ) -> None:
         self.limits = limits = limits if limits is not None else Limits()
+        self.counters = counters
         self._parser = RequestParser(limits)
         self._state = State.IDLE
         self._held: deque[Event] = deque()
@@ -519,6 +528,8 @@ class ServerConnection:
             (it never echoes client input), or ``b""`` when a response was
             already under way and the connection can only be closed.
         """
+        if self.counters is not None:
+            self.counters.record(error)
         state = self._state
         if state is State.ERROR or state is State.IDLE or state is State.RECV_REQUEST:
             if state is not State.ERROR:
