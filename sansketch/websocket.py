@@ -191,6 +191,10 @@ class WebSocketResponse(StreamResponse):
         headers: extra headers for the 101 response.
     """
 
+    takes_over_connection = True
+    """The serve loop calls ``write_eof`` (the closing handshake) after the
+    handler returns, even though the connection no longer speaks HTTP."""
+
     def __init__(
         self,
         *,
@@ -222,7 +226,6 @@ class WebSocketResponse(StreamResponse):
         self._conn: Connection | None = None
         self._stream: UpgradedStream | None = None
         self._clock: Callable[[], float] = anyio.current_time
-        self._buffered = b""
         self._send_lock = anyio.Lock(fast_acquire=True)
         self._reading = False
         self._closing = False
@@ -317,8 +320,9 @@ class WebSocketResponse(StreamResponse):
     def _attach(self, stream: UpgradedStream, leftover: bytes, extensions: list[Any]) -> None:
         """Start speaking WebSocket on ``stream`` (``leftover``: bytes already read)."""
         self._stream = stream
-        self._conn = Connection(ConnectionType.SERVER, extensions=extensions)
-        self._buffered = leftover
+        self._conn = Connection(
+            ConnectionType.SERVER, extensions=extensions, trailing_data=leftover
+        )
         self._reset_heartbeat()
         _open_sockets.add(self)
 
@@ -512,9 +516,11 @@ class WebSocketResponse(StreamResponse):
                 return self._pending.popleft()
             if self._closed:
                 return WS_CLOSED_MESSAGE
-            if self._buffered:
-                data, self._buffered = self._buffered, b""
-                await self._feed(data)
+            # Parse what is buffered first, one message at a time, so that
+            # a close frame behind a data message is seen only after the app
+            # had the chance to answer that message.
+            await self._process()
+            if self._pending or self._closed:
                 continue
             deadline = until
             for other in (self._next_ping, self._pong_deadline):
@@ -536,7 +542,9 @@ class WebSocketResponse(StreamResponse):
                 return WS_CLOSED_MESSAGE
             if self._heartbeat is not None:
                 self._reset_heartbeat()
-            await self._feed(data_or_tick)
+            conn = self._conn
+            assert conn is not None
+            conn.receive_data(data_or_tick)
 
     async def _read(self, deadline: float | None) -> bytes | None:
         """Bytes, ``b""`` at end of stream, ``None`` when a deadline may be due."""
@@ -579,23 +587,24 @@ class WebSocketResponse(StreamResponse):
         await self._abort()
         self._pending.append(WSMessage(WSMsgType.ERROR, error, None))
 
-    async def _feed(self, data: bytes) -> None:
-        """Hand bytes to wsproto and queue what they complete."""
+    async def _process(self) -> None:
+        """Parse buffered bytes until one message is queued (or none is left).
+
+        wsproto parses lazily: leaving the event loop early keeps the rest of
+        the bytes buffered in the connection for the next call.
+        """
         conn = self._conn
         assert conn is not None
-        conn.receive_data(data)
         for event in conn.events():
             if isinstance(event, (TextMessage, BytesMessage)):
                 if not self._data_event(event):
                     await self._fail(WSCloseCode.MESSAGE_TOO_BIG, "message too big")
-                    return
             elif isinstance(event, Ping):
                 if conn.state is ConnectionState.OPEN:
                     try:
                         await self._send_event(event.response())
                     except ConnectionResetError:
                         self._pending.append(WS_CLOSED_MESSAGE)
-                        return
                 if not self._autoping:
                     self._pending.append(WSMessage(WSMsgType.PING, bytes(event.payload), ""))
             elif isinstance(event, Pong):
@@ -604,6 +613,7 @@ class WebSocketResponse(StreamResponse):
                     self._pending.append(WSMessage(WSMsgType.PONG, bytes(event.payload), ""))
             elif isinstance(event, CloseConnection):
                 await self._on_close_event(conn, event)
+            if self._pending or self._closed:
                 return
 
     def _data_event(self, event: TextMessage | BytesMessage) -> bool:

@@ -1,0 +1,622 @@
+"""WebSockets through the in-memory client: handshake, messages, limits, close.
+
+The Autobahn-style cases write hand-made frames (RFC 6455 §5.2) and check the
+close code the server answers with.
+"""
+
+from __future__ import annotations
+
+import base64
+import zlib
+from typing import Any
+
+import anyio
+import pytest
+
+from sansketch._testing_ws import TestWebSocket, WSServerHandshakeError
+from sansketch._ws_handshake import HandshakeError, accept_key, negotiate
+from sansketch.app import Application
+from sansketch.request import Request
+from sansketch.testing import TestClient
+from sansketch.websocket import (
+    WebSocketError,
+    WebSocketResponse,
+    WSCloseCode,
+    WSMsgType,
+    shutdown_websockets,
+)
+
+KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+
+
+class EchoServer:
+    """An app with an echo socket at /ws that remembers how each one ended."""
+
+    def __init__(self, **ws_kwargs: Any) -> None:
+        self.app = Application()
+        self.app.router.add_get("/ws", self.handler)
+        self.sockets: list[WebSocketResponse] = []
+        self.errors: list[BaseException] = []
+        self.done = anyio.Event()
+        self.ws_kwargs = ws_kwargs
+
+    async def handler(self, request: Request) -> WebSocketResponse:
+        ws = WebSocketResponse(**self.ws_kwargs)
+        await ws.prepare(request)
+        self.sockets.append(ws)
+        try:
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    await ws.send_str(msg.data)
+                elif msg.type is WSMsgType.BINARY:
+                    await ws.send_bytes(msg.data)
+                elif msg.type is WSMsgType.ERROR:
+                    self.errors.append(msg.data)
+        finally:
+            self.done.set()
+        return ws
+
+
+def frame(
+    opcode: int, payload: bytes = b"", *, fin: bool = True, rsv: int = 0, mask: bool = True
+) -> bytes:
+    """One client frame, built by hand (RFC 6455 §5.2)."""
+    first = (0x80 if fin else 0) | (rsv << 4) | opcode
+    size = len(payload)
+    mask_bit = 0x80 if mask else 0
+    if size < 126:
+        head = bytes([first, mask_bit | size])
+    elif size < 65536:
+        head = bytes([first, mask_bit | 126]) + size.to_bytes(2, "big")
+    else:
+        head = bytes([first, mask_bit | 127]) + size.to_bytes(8, "big")
+    if not mask:
+        return head + payload
+    key = b"\x37\xfa\x21\x3d"
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def close_payload(code: int, reason: bytes = b"") -> bytes:
+    return code.to_bytes(2, "big") + reason
+
+
+TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
+
+
+async def close_code_after(ws: TestWebSocket, data: bytes) -> tuple[list[Any], int | None]:
+    """Write raw frames; return the data messages seen and the server's close code."""
+    await ws.send_frame(data)
+    seen: list[Any] = []
+    while True:
+        msg = await ws.receive()
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED):
+            return seen, ws.close_code
+        seen.append(msg.data if msg.type is not WSMsgType.PONG else ("pong", msg.data))
+
+
+# -- handshake, as a pure function -----------------------------------------------
+
+
+def headers(**extra: str) -> list[tuple[str, str]]:
+    base = {
+        "Host": "x",
+        "Upgrade": "websocket",
+        "Connection": "keep-alive, Upgrade",
+        "Sec-WebSocket-Key": KEY,
+        "Sec-WebSocket-Version": "13",
+    }
+    base.update({k.replace("_", "-"): v for k, v in extra.items()})
+    return [(k, v) for k, v in base.items() if v != ""]
+
+
+def test_accept_key_matches_rfc_6455_example() -> None:
+    # RFC 6455 §1.3.
+    assert accept_key(KEY) == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+def test_negotiate_accepts_a_good_handshake() -> None:
+    result = negotiate("GET", (1, 1), headers())
+    assert ("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") in result.headers
+    assert result.protocol is None
+    assert result.deflate is None
+
+
+@pytest.mark.parametrize(
+    ("method", "version", "hdrs", "status"),
+    [
+        ("POST", (1, 1), headers(), 405),
+        ("GET", (1, 0), headers(), 400),
+        ("GET", (1, 1), headers(Upgrade=""), 400),
+        ("GET", (1, 1), headers(Upgrade="h2c"), 400),
+        ("GET", (1, 1), headers(Connection="keep-alive"), 400),
+        ("GET", (1, 1), headers(Sec_WebSocket_Version="8"), 426),
+        ("GET", (1, 1), headers(Sec_WebSocket_Version=""), 426),
+        ("GET", (1, 1), headers(Sec_WebSocket_Key=""), 400),
+        ("GET", (1, 1), headers(Sec_WebSocket_Key="not base64!"), 400),
+        ("GET", (1, 1), headers(Sec_WebSocket_Key=base64.b64encode(b"x" * 15).decode()), 400),
+        ("GET", (1, 1), [*headers(), ("Sec-WebSocket-Key", KEY)], 400),
+    ],
+)
+def test_negotiate_rejects_bad_handshakes(
+    method: str, version: tuple[int, int], hdrs: list[tuple[str, str]], status: int
+) -> None:
+    with pytest.raises(HandshakeError) as info:
+        negotiate(method, version, hdrs)
+    assert info.value.status == status
+    if status == 426:
+        assert ("Sec-WebSocket-Version", "13") in info.value.headers
+
+
+def test_subprotocol_is_the_servers_first_choice_among_offers() -> None:
+    hdrs = [*headers(), ("Sec-WebSocket-Protocol", "v1, v2"), ("Sec-WebSocket-Protocol", "v3")]
+    assert negotiate("GET", (1, 1), hdrs, protocols=["v3", "v2"]).protocol == "v3"
+    assert negotiate("GET", (1, 1), hdrs, protocols=["v9"]).protocol is None
+
+
+@pytest.mark.parametrize(
+    ("offer", "answer"),
+    [
+        ("permessage-deflate", "permessage-deflate"),
+        (
+            "permessage-deflate; client_max_window_bits; server_no_context_takeover",
+            "permessage-deflate; server_no_context_takeover",
+        ),
+        (
+            "permessage-deflate; server_max_window_bits=8, permessage-deflate",
+            "permessage-deflate",
+        ),
+        (
+            "permessage-deflate; server_max_window_bits=10",
+            "permessage-deflate; server_max_window_bits=10",
+        ),
+        ("permessage-deflate; bogus=1", None),
+        ("permessage-deflate; server_no_context_takeover; server_no_context_takeover", None),
+        ("permessage-deflate; client_max_window_bits=99", None),
+        ("x-webkit-deflate-frame", None),
+    ],
+)
+def test_deflate_offers_are_judged_one_by_one(offer: str, answer: str | None) -> None:
+    result = negotiate("GET", (1, 1), [*headers(), ("Sec-WebSocket-Extensions", offer)])
+    got = dict(result.headers).get("Sec-WebSocket-Extensions")
+    assert got == answer
+    assert (
+        negotiate(
+            "GET", (1, 1), [*headers(), ("Sec-WebSocket-Extensions", offer)], compress=False
+        ).deflate
+        is None
+    )
+
+
+# -- handshake over HTTP ---------------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("extra", "status"),
+    [
+        ({"Sec-WebSocket-Version": "8"}, 426),
+        ({"Sec-WebSocket-Key": "short"}, 400),
+    ],
+)
+async def test_bad_handshake_gets_an_http_error_and_no_upgrade(
+    extra: dict[str, str], status: int
+) -> None:
+    server = EchoServer()
+    hdrs = dict(headers())
+    hdrs.update(extra)
+    async with TestClient(server.app) as client:
+        resp = await client.get("/ws", headers=hdrs)
+        # The connection is still HTTP: a second request on it is answered.
+        async with client.raw_connection() as raw:
+            head = "".join(f"{k}: {v}\r\n" for k, v in hdrs.items())
+            await raw.send(f"GET /ws HTTP/1.1\r\n{head}\r\n".encode())
+            first = await raw.read_response()
+            await raw.send(b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n")
+            second = await raw.read_response()
+    assert resp.status == status
+    assert str(status) in await resp.text()
+    if status == 426:
+        assert resp.headers["Sec-WebSocket-Version"] == "13"
+    assert first.status == status
+    assert second.status == 404
+    assert server.sockets == []
+
+
+@pytest.mark.anyio
+async def test_plain_get_and_post_are_refused() -> None:
+    server = EchoServer()
+    async with TestClient(server.app) as client:
+        resp = await client.get("/ws")
+        assert resp.status == 400
+        with pytest.raises(WSServerHandshakeError) as info:
+            await client.ws_connect("/nowhere")
+        assert info.value.status == 404
+
+
+# -- messages ----------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_echo_text_binary_json_with_and_without_compression() -> None:
+    for compress in (True, False):
+        server = EchoServer()
+        async with TestClient(server.app) as client:
+            async with client.ws_connect("/ws", compress=compress) as ws:
+                assert ("Sec-WebSocket-Extensions" in ws.response_headers) is compress
+                await ws.send_str("héllo")
+                assert await ws.receive_str() == "héllo"
+                await ws.send_bytes(b"\x00\xff" * 40000)
+                assert await ws.receive_bytes() == b"\x00\xff" * 40000
+                await ws.send_json({"a": [1, 2]})
+                assert await ws.receive_json() == {"a": [1, 2]}
+            await server.done.wait()
+        assert server.sockets[0].compress is compress
+        assert server.sockets[0].close_code == 1000
+
+
+@pytest.mark.anyio
+async def test_subprotocol_negotiated_end_to_end() -> None:
+    server = EchoServer(protocols=["v2.chat", "v1.chat"])
+    async with TestClient(server.app) as client:
+        async with client.ws_connect("/ws", protocols=["v1.chat", "v2.chat"]) as ws:
+            assert ws.protocol == "v2.chat"
+            assert server.sockets[0].ws_protocol == "v2.chat"
+        async with client.ws_connect("/ws", protocols=["other"]) as ws:
+            assert ws.protocol is None
+            assert "Sec-WebSocket-Protocol" not in ws.response_headers
+
+
+@pytest.mark.anyio
+async def test_leftover_bytes_after_the_handshake_are_not_lost() -> None:
+    server = EchoServer()
+    async with TestClient(server.app) as client, client.raw_connection() as raw:
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers())
+        # The first frame rides in the same write as the request head.
+        await raw.send(f"GET /ws HTTP/1.1\r\n{head}\r\n".encode() + frame(TEXT, b"early"))
+        resp = await raw.read_response_head()
+        assert resp.status == 101
+        assert resp.headers["Sec-WebSocket-Accept"] == accept_key(KEY)
+        while len(raw._buffer) < 7:
+            assert await raw._fill()
+        assert bytes(raw._buffer[:7]) == b"\x81\x05early"
+
+
+@pytest.mark.anyio
+async def test_server_close_with_code_and_reason() -> None:
+    async def handler(request: Request) -> WebSocketResponse:
+        ws = WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str("bye soon")
+        assert await ws.close(code=4000, message=b"done here")
+        assert ws.closed
+        with pytest.raises(ConnectionResetError):
+            await ws.send_str("too late")
+        assert not await ws.close()
+        return ws
+
+    app = Application()
+    app.router.add_get("/ws", handler)
+    async with TestClient(app) as client:
+        ws = await client.ws_connect("/ws")
+        assert await ws.receive_str() == "bye soon"
+        msg = await ws.receive()
+        assert (msg.type, msg.data, msg.extra) == (WSMsgType.CLOSE, 4000, "done here")
+        assert ws.closed and ws.close_code == 4000
+
+
+@pytest.mark.anyio
+async def test_returning_an_unprepared_socket_prepares_and_closes_it() -> None:
+    async def handler(request: Request) -> WebSocketResponse:
+        return WebSocketResponse()
+
+    app = Application()
+    app.router.add_get("/ws", handler)
+    async with TestClient(app) as client:
+        ws = await client.ws_connect("/ws")
+        msg = await ws.receive()
+        assert (msg.type, msg.data) == (WSMsgType.CLOSE, 1000)
+
+
+@pytest.mark.anyio
+async def test_concurrent_receive_and_bad_argument_types_raise() -> None:
+    outcome: list[str] = []
+
+    async def handler(request: Request) -> WebSocketResponse:
+        ws = WebSocketResponse()
+        await ws.prepare(request)
+        with pytest.raises(TypeError):
+            await ws.send_str(b"bytes")  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            await ws.send_bytes("text")  # type: ignore[arg-type]
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ws.receive)
+            await anyio.wait_all_tasks_blocked()
+            try:
+                await ws.receive()
+            except RuntimeError as exc:
+                outcome.append(str(exc))
+            await ws.send_str("go")
+        return ws
+
+    app = Application()
+    app.router.add_get("/ws", handler)
+    async with TestClient(app) as client, client.ws_connect("/ws") as ws:
+        assert await ws.receive_str() == "go"
+        await ws.send_str("unblock")
+    assert outcome == ["concurrent call to receive() is not allowed"]
+
+
+@pytest.mark.anyio
+async def test_receive_timeout_raises_and_the_socket_stays_usable() -> None:
+    async def handler(request: Request) -> WebSocketResponse:
+        ws = WebSocketResponse(receive_timeout=0.02)
+        await ws.prepare(request)
+        with pytest.raises(TimeoutError):
+            await ws.receive()
+        await ws.send_str("timed out")
+        assert await ws.receive_str(timeout=5) == "still here"
+        return ws
+
+    app = Application()
+    app.router.add_get("/ws", handler)
+    async with TestClient(app) as client, client.ws_connect("/ws") as ws:
+        assert await ws.receive_str() == "timed out"
+        await ws.send_str("still here")
+        msg = await ws.receive()
+        assert msg.type is WSMsgType.CLOSE
+
+
+@pytest.mark.anyio
+async def test_client_that_vanishes_frees_the_socket() -> None:
+    server = EchoServer()
+    async with TestClient(server.app) as client:
+        ws = await client.ws_connect("/ws")
+        await ws.send_str("x")
+        assert await ws.receive_str() == "x"
+        await ws.raw.send_eof()  # no close frame: the TCP connection just ends
+        with anyio.fail_after(5):
+            await server.done.wait()
+        sock = server.sockets[0]
+        assert sock.closed
+        assert sock.close_code == WSCloseCode.ABNORMAL_CLOSURE
+        # Nothing left to close at shutdown.
+        await shutdown_websockets(server.app)
+
+
+@pytest.mark.anyio
+async def test_ping_is_answered_and_pong_payload_echoed() -> None:
+    server = EchoServer()
+    async with TestClient(server.app) as client, client.ws_connect("/ws", compress=False) as ws:
+        await ws.ping(b"are you there")
+        msg = await ws.receive()
+        assert (msg.type, msg.data) == (WSMsgType.PONG, b"are you there")
+
+
+@pytest.mark.anyio
+async def test_autoping_off_returns_pings_and_pongs() -> None:
+    server = EchoServer(autoping=False)
+    got: list[Any] = []
+
+    async def handler(request: Request) -> WebSocketResponse:
+        ws = WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+        got.append(await ws.receive())
+        await ws.ping(b"1")
+        got.append(await ws.receive())
+        return ws
+
+    server.app.router.add_get("/manual", handler)
+    async with TestClient(server.app) as client, client.ws_connect("/manual") as ws:
+        await ws.ping(b"p")
+        assert (await ws.receive()).data == b"p"  # still answered
+        assert (await ws.receive()).type is WSMsgType.PING
+    assert [(m.type, m.data) for m in got] == [(WSMsgType.PING, b"p"), (WSMsgType.PONG, b"1")]
+
+
+@pytest.mark.anyio
+async def test_heartbeat_pings_a_silent_peer_and_drops_a_dead_one() -> None:
+    server = EchoServer(heartbeat=0.05)
+    async with TestClient(server.app) as client:
+        ws = await client.ws_connect("/ws", compress=False)
+        # A live peer: it reads, so it answers the heartbeat pings.
+        msg = await ws.receive(timeout=5)
+        assert msg.type is WSMsgType.PING
+        msg = await ws.receive(timeout=5)
+        assert msg.type is WSMsgType.PING
+        assert not server.sockets[0].closed
+        # A dead peer: stops reading; no pong within heartbeat / 2 -> 1006.
+        with anyio.fail_after(5):
+            await server.done.wait()
+        sock = server.sockets[0]
+        assert sock.close_code == WSCloseCode.ABNORMAL_CLOSURE
+        assert isinstance(sock.exception(), TimeoutError)
+        assert server.errors and isinstance(server.errors[0], TimeoutError)
+        # No close frame was sent: the client just sees the end of the stream
+        # (after the ping it never answered).
+        while (msg := await ws.receive()).type is WSMsgType.PING:
+            pass
+        assert msg.type is WSMsgType.CLOSED
+        assert ws.close_code == WSCloseCode.ABNORMAL_CLOSURE
+
+
+# -- Autobahn-style protocol cases (uncompressed) --------------------------------------
+
+OK_CASES: list[tuple[str, bytes, list[Any]]] = [
+    (
+        "fragmented text",
+        frame(TEXT, b"fra", fin=False) + frame(CONT, b"gme", fin=False) + frame(CONT, b"nted"),
+        ["fragmented"],
+    ),
+    (
+        "ping between fragments",
+        frame(BINARY, b"ab", fin=False) + frame(PING, b"mid") + frame(CONT, b"cd"),
+        [("pong", b"mid"), b"abcd"],
+    ),
+    (
+        "utf-8 code point split across fragments",
+        frame(TEXT, "κό".encode()[:3], fin=False) + frame(CONT, "κό".encode()[3:]),
+        ["κό"],
+    ),
+    ("empty text", frame(TEXT, b""), [""]),
+    ("unsolicited pong is ignored", frame(PONG, b"x") + frame(TEXT, b"after"), ["after"]),
+    ("16-bit length", frame(BINARY, b"z" * 300), [b"z" * 300]),
+    ("64-bit length", frame(BINARY, b"z" * 70000), [b"z" * 70000]),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("name", "data", "expected"), OK_CASES, ids=[c[0] for c in OK_CASES])
+async def test_valid_frames_are_understood(name: str, data: bytes, expected: list[Any]) -> None:
+    server = EchoServer()
+    async with TestClient(server.app) as client, client.ws_connect("/ws", compress=False) as ws:
+        seen, code = await close_code_after(ws, data + frame(CLOSE, close_payload(1000)))
+    assert seen == expected
+    assert code == 1000
+
+
+BAD_CASES: list[tuple[str, bytes, int]] = [
+    ("reserved opcode 3", frame(0x3, b"x"), 1002),
+    ("reserved control opcode 0xB", frame(0xB, b""), 1002),
+    ("rsv1 without extension", frame(TEXT, b"x", rsv=4), 1002),
+    ("rsv2", frame(TEXT, b"x", rsv=2), 1002),
+    ("rsv3", frame(TEXT, b"x", rsv=1), 1002),
+    ("unmasked client frame", frame(TEXT, b"x", mask=False), 1002),
+    ("continuation without start", frame(CONT, b"x"), 1002),
+    ("new message inside fragmented one", frame(TEXT, b"a", fin=False) + frame(TEXT, b"b"), 1002),
+    ("fragmented ping", frame(PING, b"a", fin=False) + frame(CONT, b"b"), 1002),
+    ("ping payload over 125 bytes", frame(PING, b"p" * 126), 1002),
+    ("invalid utf-8", frame(TEXT, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xed\xa0\x80edited"), 1007),
+    (
+        "invalid utf-8 in a later fragment",
+        frame(TEXT, b"ok", fin=False) + frame(CONT, b"\xff"),
+        1007,
+    ),
+    ("truncated utf-8 at message end", frame(TEXT, b"\xce"), 1007),
+    ("close with one-byte payload", frame(CLOSE, b"\x03"), 1002),
+    ("close code 999", frame(CLOSE, close_payload(999)), 1002),
+    ("close code 1005 on the wire", frame(CLOSE, close_payload(1005)), 1002),
+    ("close code 1004 (reserved)", frame(CLOSE, close_payload(1004)), 1002),
+    ("close code 5000", frame(CLOSE, close_payload(5000)), 1002),
+    ("close reason not utf-8", frame(CLOSE, close_payload(1000, b"\xff")), 1007),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("name", "data", "code"), BAD_CASES, ids=[c[0] for c in BAD_CASES])
+async def test_protocol_violations_close_with_the_right_code(
+    name: str, data: bytes, code: int
+) -> None:
+    server = EchoServer()
+    async with TestClient(server.app) as client, client.ws_connect("/ws", compress=False) as ws:
+        seen, got = await close_code_after(ws, data)
+        with anyio.fail_after(5):
+            await server.done.wait()
+    assert got == code
+    assert seen == []
+    sock = server.sockets[0]
+    assert sock.close_code == code
+    assert isinstance(sock.exception(), WebSocketError)
+    assert sock.exception().code == code  # type: ignore[union-attr]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("code", [1000, 1001, 1003, 1011, 3000, 4999])
+async def test_peer_close_code_is_echoed(code: int) -> None:
+    server = EchoServer()
+    async with TestClient(server.app) as client, client.ws_connect("/ws", compress=False) as ws:
+        _, got = await close_code_after(ws, frame(CLOSE, close_payload(code, b"why")))
+        with anyio.fail_after(5):
+            await server.done.wait()
+    assert got == code
+    assert server.sockets[0].close_code == code
+
+
+@pytest.mark.anyio
+async def test_empty_close_frame_is_answered_with_an_empty_close() -> None:
+    server = EchoServer()
+    async with TestClient(server.app) as client, client.ws_connect("/ws", compress=False) as ws:
+        _, got = await close_code_after(ws, frame(CLOSE, b""))
+    assert got == 1005  # "no status received" (RFC 6455 §7.1.5)
+
+
+# -- size limits ---------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "data",
+    [
+        frame(BINARY, b"x" * 1025),
+        frame(TEXT, b"x" * 600, fin=False) + frame(CONT, b"x" * 600),
+        frame(TEXT, "é".encode() * 513),  # 513 code points, 1026 bytes
+    ],
+    ids=["one frame", "fragments", "multi-byte text"],
+)
+async def test_oversize_message_closes_with_1009(data: bytes) -> None:
+    server = EchoServer(max_msg_size=1024)
+    async with TestClient(server.app) as client, client.ws_connect("/ws", compress=False) as ws:
+        await ws.send_bytes(b"y" * 1024)  # exactly the limit is fine
+        assert await ws.receive_bytes() == b"y" * 1024
+        _, got = await close_code_after(ws, data)
+    assert got == WSCloseCode.MESSAGE_TOO_BIG
+    assert server.sockets[0].close_code == 1009
+
+
+@pytest.mark.anyio
+async def test_deflate_bomb_closes_with_1009_without_inflating_it_all() -> None:
+    server = EchoServer(max_msg_size=64 * 1024)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    bomb = compressor.compress(b"\x00" * (16 * 1024 * 1024)) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    bomb = bomb[:-4]  # RFC 7692 §7.2.1: drop the 00 00 ff ff tail
+    assert len(bomb) < 20000
+    async with TestClient(server.app) as client, client.ws_connect("/ws", compress=True) as ws:
+        assert ws.response_headers["Sec-WebSocket-Extensions"].startswith("permessage-deflate")
+        await ws.send_bytes(b"small" * 100)  # compressed by the client, inflated fine
+        assert await ws.receive_bytes() == b"small" * 100
+        _, got = await close_code_after(ws, frame(BINARY, bomb, rsv=4))
+    assert got == WSCloseCode.MESSAGE_TOO_BIG
+
+
+@pytest.mark.anyio
+async def test_compressed_message_fragmented_around_a_ping() -> None:
+    server = EchoServer()
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    body = compressor.compress(b"hello hello hello") + compressor.flush(zlib.Z_SYNC_FLUSH)
+    body = body[:-4]
+    data = (
+        frame(TEXT, body[:5], fin=False, rsv=4)
+        + frame(PING, b"m")
+        + frame(CONT, body[5:])
+        + frame(CLOSE, close_payload(1000))
+    )
+    async with TestClient(server.app) as client, client.ws_connect("/ws", compress=True) as ws:
+        seen, got = await close_code_after(ws, data)
+    assert seen == [("pong", b"m"), "hello hello hello"]
+    assert got == 1000
+
+
+# -- shutdown ---------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_shutdown_closes_open_sockets_with_1001() -> None:
+    server = EchoServer()
+    server.app.on_shutdown.append(shutdown_websockets)
+    async with TestClient(server.app) as client:
+        ws1 = await client.ws_connect("/ws")
+        ws2 = await client.ws_connect("/ws")
+        await ws1.send_str("a")
+        assert await ws1.receive_str() == "a"
+        codes: list[int | None] = []
+
+        async def wait_close(ws: TestWebSocket) -> None:
+            msg = await ws.receive()
+            assert msg.type is WSMsgType.CLOSE
+            codes.append(msg.data)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(wait_close, ws1)
+            tg.start_soon(wait_close, ws2)
+            await client.app.shutdown()
+    assert codes == [1001, 1001]
+    assert [s.close_code for s in server.sockets] == [1001, 1001]
