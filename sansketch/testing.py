@@ -356,11 +356,18 @@ class TestClient:
         """The fake clock the core sees, in seconds."""
         return self._now
 
-    def advance_time(self, seconds: float) -> None:
-        """Move the core's clock forward and wake every connection."""
+    async def advance_time(self, seconds: float) -> None:
+        """Move the core's clock forward and wake every connection.
+
+        First lets every server task settle, so bytes already sent are
+        received at the old time; then steps the clock and lets the servers
+        react (a 408 or a close is written before this returns).
+        """
+        await anyio.wait_all_tasks_blocked()
         self._now += seconds
         for conn in self._connections:
             conn.tick()
+        await anyio.wait_all_tasks_blocked()
 
     async def __aenter__(self) -> TestClient:
         self._task_group = anyio.create_task_group()
