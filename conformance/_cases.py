@@ -18,7 +18,7 @@ from typing import Literal
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10 reads the corpus with the tomli backport
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 CASES_DIR = Path(__file__).with_name("cases")
 
@@ -153,8 +153,7 @@ def _request(item: object, where: str) -> ExpectedRequest:
             raise CaseError(f"{where}: {key} is required")
     headers = item.get("headers", [])
     if not isinstance(headers, list) or not all(
-        isinstance(h, list) and len(h) == 2 and all(isinstance(x, str) for x in h)
-        for h in headers
+        isinstance(h, list) and len(h) == 2 and all(isinstance(x, str) for x in h) for h in headers
     ):
         raise CaseError(f"{where}: headers is an array of [name, value] pairs")
     absent = item.get("absent", [])
@@ -166,13 +165,16 @@ def _request(item: object, where: str) -> ExpectedRequest:
     status = resp.get("status")
     if status is not None and not isinstance(status, int):
         raise CaseError(f"{where}: response.status is an integer")
+    repeat = item.get("body_repeat", 1)
+    if not isinstance(repeat, int) or not 1 <= repeat <= 4 * 1024 * 1024:
+        raise CaseError(f"{where}: body_repeat must be an integer in 1..4Mi")
     version = item.get("version")
     if version is not None and version not in ("1.0", "1.1"):
         raise CaseError(f"{where}: version is 1.0 or 1.1")
     return ExpectedRequest(
         method=str(item["method"]),
         target=str(item["target"]),
-        body=_bytes(item.get("body", ""), f"{where}.body"),
+        body=_bytes(item.get("body", ""), f"{where}.body") * repeat,
         version=version,
         headers=tuple((h[0], h[1]) for h in headers),
         absent=tuple(absent),
@@ -237,7 +239,7 @@ def _case(table: object, category: str, source: str, index: int) -> Case:
         strength=str(strength),
         description=str(desc),
         steps=steps,
-        expect=expect,  # type: ignore[arg-type]  # checked against _OUTCOMES above
+        expect=expect,
         requests=requests,
         status=tuple(status),
         prefix=prefix,

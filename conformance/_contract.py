@@ -95,7 +95,9 @@ def echo_document(
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def echo_headers(plan: Plan, method: bytes, seq: int | None, doc: bytes) -> list[tuple[bytes, bytes]]:
+def echo_headers(
+    plan: Plan, method: bytes, seq: int | None, doc: bytes
+) -> list[tuple[bytes, bytes]]:
     """Response headers of the echo app (without framing headers)."""
     headers = [
         (b"content-type", b"application/json"),

@@ -91,6 +91,10 @@ class _Responder:
             )
 
 
+def _closing(conn: ServerConnection) -> bool:
+    return conn.action is Action.CLOSE
+
+
 def run_inprocess(case: Case, split: int | None = None) -> Transcript:
     """Feed ``case`` to a fresh core; ``split`` cuts every write into pieces that size."""
     now = 1000.0
@@ -104,14 +108,14 @@ def run_inprocess(case: Case, split: int | None = None) -> Transcript:
     responder = _Responder(conn)
     try:
         for step in steps:
-            if responder.done or conn.action is Action.CLOSE:
+            if responder.done or _closing(conn):
                 break
             now += 0.001
             if step.kind == "data":
                 size = split or len(step.data) or 1
                 for i in range(0, len(step.data), size):
                     responder.handle(conn.receive_data(step.data[i : i + size], now), now)
-                    if responder.done or conn.action is Action.CLOSE:
+                    if responder.done or _closing(conn):
                         break
             elif step.kind == "half_close":
                 responder.handle(conn.receive_data(b"", now), now)
@@ -120,5 +124,5 @@ def run_inprocess(case: Case, split: int | None = None) -> Transcript:
             # wait_100: the responder has already accepted the body if it will
     except (ProtocolError, ValueError, TypeError, NotImplementedError) as exc:
         return Transcript(bytes(responder.out), True, f"core raised {type(exc).__name__}: {exc}")
-    closed = responder.done or conn.action is Action.CLOSE
+    closed = responder.done or _closing(conn)
     return Transcript(bytes(responder.out), closed)

@@ -75,7 +75,7 @@ def _parse_head(data: bytes, pos: int) -> tuple[int, list[tuple[bytes, bytes]], 
         if not colon or not _TOKEN.fullmatch(name):
             raise ResponseSyntaxError(f"bad header line {line[:80]!r}")
         value = value.strip(b" \t")
-        if any(b < 0x20 and b != 0x09 or b == 0x7F for b in value):
+        if any((b < 0x20 and b != 0x09) or b == 0x7F for b in value):
             raise ResponseSyntaxError(f"control byte in header {name!r}")
         headers.append((name, value))
     return int(m.group(1)), headers, end + 4
@@ -186,9 +186,9 @@ def _framing_problems(resp: Response) -> list[str]:
     if resp.status == 304 and te:
         problems.append("304 response carries Transfer-Encoding")
     echo = resp.echo
-    if echo is not None and echo.get("method") == "CONNECT" and 200 <= resp.status < 300:
-        if te or cl:  # RFC 9110 §9.3.6
-            problems.append("2xx response to CONNECT carries Content-Length or Transfer-Encoding")
+    connect_2xx = echo is not None and echo.get("method") == "CONNECT" and 200 <= resp.status < 300
+    if connect_2xx and (te or cl):  # RFC 9110 §9.3.6
+        problems.append("2xx response to CONNECT carries Content-Length or Transfer-Encoding")
     if echo is not None and echo.get("http_version") == "1.0":
         if te:  # RFC 9112 §6.1: no Transfer-Encoding to an HTTP/1.0 request
             problems.append("response to an HTTP/1.0 request uses Transfer-Encoding")
@@ -198,7 +198,8 @@ def _framing_problems(resp: Response) -> list[str]:
 
 
 def _describe(echo: dict[str, object]) -> str:
-    return f"{echo.get('method')} {echo.get('target')}"
+    target = str(echo.get("target"))
+    return f"{echo.get('method')} {target if len(target) <= 60 else target[:57] + '...'}"
 
 
 def _request_problems(i: int, exp: ExpectedRequest, resp: Response) -> list[str]:
@@ -257,7 +258,7 @@ def _accept(case: Case, finals: list[Response], eof: bool) -> list[str]:
     if len(echoes) != len(case.requests):
         seen = ", ".join(_describe(r.echo or {}) for r in echoes) or "nothing"
         problems.append(f"app saw {len(echoes)} requests ({seen}), expected {len(case.requests)}")
-    for i, (exp, resp) in enumerate(zip(case.requests, echoes)):
+    for i, (exp, resp) in enumerate(zip(case.requests, echoes, strict=False)):
         problems.extend(_request_problems(i, exp, resp))
     if case.continue_sent is not None:
         sent = any(100 in r.interims for r in finals)
@@ -275,7 +276,7 @@ def _reject(case: Case, prefix: int, finals: list[Response], eof: bool) -> list[
         problems.append(f"app saw {extra} (should have been rejected)")
     elif len(echoes) < prefix:
         problems.append(f"app saw {len(echoes)} requests before the error, expected {prefix}")
-    for i, (exp, resp) in enumerate(zip(case.requests[:prefix], echoes)):
+    for i, (exp, resp) in enumerate(zip(case.requests[:prefix], echoes, strict=False)):
         problems.extend(_request_problems(i, exp, resp))
     if errors:
         status = errors[0].status
@@ -286,7 +287,8 @@ def _reject(case: Case, prefix: int, finals: list[Response], eof: bool) -> list[
         if finals.index(errors[0]) < len(echoes):
             problems.append("an echo response followed the error response")
     elif case.status:
-        problems.append(f"server closed without the {case.status[0]} the RFC requires")
+        want = "/".join(map(str, case.status))
+        problems.append(f"no {want} response (the case pins the status)")
     elif not eof:
         problems.append("server neither answered with an error nor closed")
     return problems
@@ -314,8 +316,10 @@ def judge(case: Case, transcript: Transcript) -> list[str]:
     reject = _reject(case, case.prefix, finals, transcript.eof)
     if not accept or not reject:
         return base
-    return [*base, "neither branch holds: accept: " + "; ".join(accept)] + [
-        "reject: " + "; ".join(reject)
+    return [
+        *base,
+        "neither branch holds: accept: " + "; ".join(accept),
+        "reject: " + "; ".join(reject),
     ]
 
 

@@ -16,9 +16,6 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-_SEQ: dict[object, int] = {}  # per client address: ASGI exposes no connection identity
-_MAX_TRACKED = 10_000
-
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     """Answer every HTTP request with the echo document; ignore lifespan."""
@@ -44,17 +41,14 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-    client = tuple(scope.get("client") or ())
-    if len(_SEQ) > _MAX_TRACKED:
-        _SEQ.clear()
-    seq = _SEQ[client] = _SEQ.get(client, 0) + 1
+    seq = None  # ASGI exposes no connection identity, so no per-connection count
     doc = echo_document(
         method=method,
         target=target,
         http_version=scope.get("http_version", "1.1"),
         headers=scope["headers"],
         body=bytes(body),
-        seq=seq if client else None,
+        seq=seq,
     )
     headers = echo_headers(plan, method, seq, doc)
     if plan.stream:
