@@ -31,7 +31,7 @@ from ._events import BodyData, Event, Headers, RequestEnd, RequestHead, RequestR
 from ._limits import Limits
 from ._parser import RequestParser
 from ._state import TRANSITIONS, State, Trigger
-from ._writer import STATUS_LINES, check_trailers, scan, status_line
+from ._writer import _NAME_KINDS, PLAIN, REASONS, STATUS_LINES, check_trailers, scan, status_line
 
 
 class Action(enum.Enum):
@@ -59,12 +59,18 @@ _CLOSE_LINE = b"Connection: close\r\n"
 _KEEP_ALIVE_LINE = b"Connection: keep-alive\r\n"
 _CHUNKED_LINE = b"Transfer-Encoding: chunked\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
+# Final statuses whose response carries a body (RFC 9110 §6.4.1).
+_PLAIN_STATUS_LINES = {
+    code: line for code, line in STATUS_LINES.items() if code >= 200 and code not in (204, 304)
+}
+# (status, headers, body length, head bytes) of the last hot-path response.
+_last_head: tuple[int, Sequence[tuple[bytes, bytes]], int, bytes] = (0, [], -1, b"")
 _ERROR_STATUSES = (400, 408, 413, 414, 417, 431, 501, 505)
 
 
 def _error_response(status: int) -> bytes:
     # A fixed text per status: never the client's input, never a traceback.
-    body = HTTPStatusPhrase.get(status, b"Error") + b"\n"
+    body = REASONS.get(status, b"Error") + b"\n"
     return b"%sContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n%s\r\n%s" % (
         status_line(status, None),
         len(body),
@@ -73,9 +79,6 @@ def _error_response(status: int) -> bytes:
     )
 
 
-HTTPStatusPhrase: dict[int, bytes] = {
-    code: line.split(b" ", 2)[2].rstrip(b"\r\n") for code, line in STATUS_LINES.items()
-}
 _ERROR_RESPONSES = {status: _error_response(status) for status in _ERROR_STATUSES}
 
 
@@ -107,6 +110,7 @@ class ServerConnection:
         # The request being answered.
         self._req: RequestHead | None = None
         self._req_complete = False
+        self._simple = False
         self._received = 0
         self._continue_sent = False
         # The response in progress.
@@ -206,11 +210,20 @@ class ServerConnection:
 
     def _start_request(self, head: RequestHead) -> None:
         self._transition(Trigger.REQUEST_HEAD)
-        self._req = head
         self._req_complete = False
         self._received = 0
         self._continue_sent = False
         self._idle_since = None
+        if head is self._req:
+            return  # the parser reused the previous head: same facts
+        self._req = head
+        self._simple = (
+            head.keep_alive
+            and head.http_version == b"1.1"
+            and head.method != b"HEAD"
+            and head.method != b"CONNECT"
+            and head.upgrade is None
+        )
 
     def next_events(self, now: float) -> list[Event]:
         """Events that became available without new bytes.
@@ -231,7 +244,22 @@ class ServerConnection:
         if self._holding or not self._held or state is not State.IDLE:
             return []
         held = self._held
-        out: list[Event] = []
+        if (
+            len(held) > 1
+            and type(held[0]) is RequestHead
+            and type(held[1]) is RequestEnd
+            and not self._discarding
+        ):
+            # Hot path: the next pipelined request is a complete bodyless one.
+            head = held.popleft()
+            self._start_request(head)  # type: ignore[arg-type]
+            self._req_complete = True
+            self._holding = True
+            out = [head, held.popleft()]
+            if not held:
+                self._held_bytes = 0
+            return out
+        out = []
         while held:
             event = held.popleft()
             kind = type(event)
@@ -489,10 +517,51 @@ class ServerConnection:
     ) -> bytes:
         """A whole response in one bytes object (adds Content-Length).
 
+        Returns:
+            Head and body, to be written at once.
+
         Raises:
             LocalProtocolError: as ``send_head``, or a Content-Length that
                 disagrees with ``body``.
         """
+        if (
+            self._simple
+            and self._req_complete
+            and reason is None
+            and self._state is State.RECV_REQUEST
+            and not self._shutting_down
+        ):
+            # Hot path: a keep-alive HTTP/1.1 GET-like request, fully read,
+            # answered with a final status that carries a body. The general
+            # path below gives the same bytes.
+            global _last_head
+            last = _last_head
+            size = len(body)
+            if last[0] == status and last[2] == size and last[1] == headers:
+                # Apps answer with the same status and headers again and
+                # again: reuse the head built (and checked) last time.
+                self._transition(Trigger.RESPONSE_DONE)
+                self._holding = False
+                return last[3] + body if body else last[3]
+            line = _PLAIN_STATUS_LINES.get(status)
+            if line is not None:
+                parts = [line]
+                for name, value in headers:
+                    if _NAME_KINDS.get(name) != PLAIN:
+                        break
+                    parts += (name, b": ", value, b"\r\n")
+                else:
+                    parts.append(b"Content-Length: %d\r\n\r\n" % size)
+                    head = b"".join(parts)
+                    # Names and the status line are known good, so every CR
+                    # or LF beyond one per line, or any NUL, came from a value.
+                    lines = len(headers) + 3
+                    if head.count(b"\n") != lines or head.count(b"\r") != lines or b"\0" in head:
+                        raise LocalProtocolError("CR, LF or NUL in a header value")
+                    _last_head = (status, list(headers), size, head)
+                    self._transition(Trigger.RESPONSE_DONE)
+                    self._holding = False
+                    return head + body if body else head
         if status < 200 and status != 101:
             raise LocalProtocolError("send_response needs a final status")
         head = self._head(status, headers, reason, body)

@@ -38,6 +38,10 @@ from ._limits import Limits
 _LINE_OVERHEAD = 16
 # ": " and CRLF around each field line (RFC 9112 §5).
 _FIELD_OVERHEAD = 4
+_OWS = (b" ", b"\t")
+# The RequestEnd of every request without trailers: events are immutable,
+# so one instance serves all (its empty list is checked before each reuse).
+_END = RequestEnd()
 # Chunk-size digits and CRLFs that may surround an extension (RFC 9112 §7.1).
 _CHUNK_LINE_SLACK = 64
 
@@ -68,9 +72,10 @@ class RequestParser:
         self.in_head = False
         self._url = b""
         self._headers: Headers = []
-        self._head_bytes = 0
         self._head_partial = 0
-        self._trailers: Headers = []
+        self._prev_head: RequestHead | None = None
+        self._prev_raw: Headers = []
+        self._prev_version = ""
         self._keep_alive = True
         self._chunked = False
         self._body_bytes = 0
@@ -78,84 +83,105 @@ class RequestParser:
         self._chunk_activity = False
         self._last_host: bytes | None = None
         self._skip_head = False
-        self._begun = 0
+        self._heads = 0
+        self._max_target = limits.max_request_line - _LINE_OVERHEAD
         self._body_in_feed = 0
         self._last_chunked = False
 
     # -- llhttp callbacks ---------------------------------------------------
     def on_message_begin(self) -> None:
         """llhttp: a new request starts."""
-        self.in_message = True
-        self.in_head = True
-        self._begun += 1
-        self._url = b""
-        self._headers = []
-        self._head_bytes = _LINE_OVERHEAD
-        self._head_partial = 0
+        # Per-head fields are reset where the previous head was consumed
+        # (on_headers_complete): this runs for every pipelined request.
+        self.in_message = self.in_head = True
 
     def on_url(self, url: bytes) -> None:
         """llhttp: a span of the request-target (may come in pieces)."""
-        self._url = self._url + url if self._url else url
-        if len(self._url) + _LINE_OVERHEAD > self.limits.max_request_line:
+        if self._url:
+            url = self._url + url
+        self._url = url
+        if len(url) > self._max_target:
             self._fail("request line too long", 414)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        """httptools: one complete field line (header or trailer)."""
-        if value and value[-1] in (32, 9):
-            # RFC 9112 §5.1: OWS around the value is not part of it; llhttp
-            # strips the leading side only.
-            value = value.rstrip(b" \t")
-        if self.in_head:
-            headers = self._headers
-            headers.append((name, value))
-            self._head_bytes += len(name) + len(value) + _FIELD_OVERHEAD
-            limits = self.limits
-            if len(headers) > limits.max_header_count:
-                self._fail("too many header fields", 431)
-            if self._head_bytes - _LINE_OVERHEAD > limits.max_header_bytes:
-                self._fail("header section too large", 431)
-        else:
-            # RFC 9110 §6.5: trailer fields, bounded like the header section.
-            trailers = self._trailers
-            trailers.append((name, value))
-            self._head_bytes += len(name) + len(value) + _FIELD_OVERHEAD
-            self._chunk_activity = True
-            if (
-                len(trailers) > self.limits.max_header_count
-                or self._head_bytes > self.limits.max_header_bytes
-            ):
-                self._fail("trailer section too large", 431)
+        """httptools: one complete field line (header or trailer).
+
+        Only collects: the checks run once per head in
+        ``on_headers_complete`` (and once per trailer section), and a head
+        that keeps growing is bounded by the partial-head count in ``feed``.
+        """
+        self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         """llhttp: the head ended; validate it and emit ``RequestHead``."""
         self.in_head = False
-        llhttp = self._llhttp
+        self._heads += 1
+        self._head_partial = 0
+        headers = self._headers
+        url = self._url
+        self._url = b""
         if self._skip_head:
             # The synthetic head that resumes the body of an upgrade request
-            # the app declined (see ``resume_body``): no event, no checks.
+            # with a body (see ``_on_upgrade``): no event, no checks.
             self._skip_head = False
-            self._head_bytes = 0
+            headers.clear()
             return
+        llhttp = self._llhttp
+        method = llhttp.get_method()
+        prev = self._prev_head
+        if (
+            prev is not None
+            and headers == self._prev_raw
+            and url == prev.target
+            and method == prev.method
+            and llhttp.get_http_version() == self._prev_version
+        ):
+            # A keep-alive client repeating its previous head exactly (the
+            # common pipelined case): same checks, same outcome, same event.
+            headers.clear()  # the list now collects this request's trailers
+            self._body_bytes = 0
+            self._framing_run = 0
+            self.events.append(prev)
+            return
+        self._headers = []  # trailers, if any, collect here
         try:
+            self._check_fields(headers, True)
+            version = llhttp.get_http_version()
+            raw = headers
+            if any(v[-1:] in _OWS for _, v in headers):
+                # RFC 9112 §5.1: OWS around a value is not part of it; llhttp
+                # strips only the leading side.
+                headers = [(n, v.rstrip(b" \t")) for n, v in headers]
             head, self._last_host = build_request_head(
-                llhttp.get_method(),
-                self._url,
-                version_of(llhttp.get_http_version()),
-                self._headers,
+                method,
+                url,
+                version_of(version),
+                headers,
                 self.limits.max_body_bytes,
                 self._last_host,
             )
         except RemoteProtocolError as exc:
             self._error = exc
             raise _Stop from exc
+        self._prev_head = head
+        self._prev_raw = raw
+        self._prev_version = version
         self._keep_alive = head.keep_alive
         self._chunked = head.chunked
         self._body_bytes = 0
-        self._body_in_feed = 0
-        self._head_bytes = 0
-        self._trailers = []
         self._framing_run = 0
         self.events.append(head)
+
+    def _check_fields(self, fields: Headers, head: bool) -> None:
+        """Header (or trailer) section count and size limits: 431."""
+        limits = self.limits
+        if len(fields) > limits.max_header_count:
+            raise RemoteProtocolError("too many header fields", 431)
+        size = 0
+        for name, value in fields:
+            size += len(name) + len(value) + _FIELD_OVERHEAD
+        if size > limits.max_header_bytes:
+            raise RemoteProtocolError("header section too large", 431)
 
     def on_body(self, body: bytes) -> None:
         """llhttp: a piece of body with framing removed."""
@@ -186,7 +212,23 @@ class RequestParser:
         self.in_message = False
         self._last_chunked = self._chunked
         self._chunked = False
-        self.events.append(RequestEnd(self._trailers) if self._trailers else RequestEnd())
+        trailers = self._headers
+        if trailers:
+            # RFC 9110 §6.5: trailer fields, bounded like the header section.
+            self._headers = []
+            try:
+                self._check_fields(trailers, False)
+            except RemoteProtocolError as exc:
+                self._error = exc
+                raise _Stop from exc
+            if any(v[-1:] in _OWS for _, v in trailers):
+                trailers = [(n, v.rstrip(b" \t")) for n, v in trailers]
+            self.events.append(RequestEnd(trailers))
+        else:
+            end = _END
+            if end.trailers:  # someone wrote into the shared empty list
+                end.trailers.clear()
+            self.events.append(end)
         if not self._keep_alive:
             # RFC 9112 §9.6: after a request with "close" (or an HTTP/1.0
             # one without keep-alive) the server reads no further requests.
@@ -211,8 +253,9 @@ class RequestParser:
             return
         self._chunk_activity = False
         self._body_in_feed = 0
+        fields_before = len(self._headers)
         head_was_open = self.in_head
-        begun = self._begun
+        heads = self._heads
         try:
             self._llhttp.feed_data(data)
         except HttpParserUpgrade as exc:
@@ -238,8 +281,10 @@ class RequestParser:
             self.reject(*_classify(str(exc)))
             return
         if self.in_head:
-            self._count_partial_head(data, head_was_open and begun == self._begun)
+            self._count_partial_head(data, head_was_open and heads == self._heads)
         elif self._chunked and self.in_message:
+            if len(self._headers) != fields_before:
+                self._chunk_activity = True  # a trailer field line ended
             self._count_chunk_framing(len(data))
 
     def _count_partial_head(self, data: bytes, same_head: bool) -> None:
