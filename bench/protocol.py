@@ -114,7 +114,7 @@ def main() -> None:
         "httptools": run_httptools,
     }
     times: dict[str, list[float]] = {name: [] for name in engines}
-    for name, fn in engines.items():  # warm-up
+    for fn in engines.values():  # warm-up
         fn(stream, n)
     for _ in range(args.rounds):
         for name, fn in engines.items():
