@@ -51,6 +51,7 @@ from .protocol import (
     DeadlineAction,
     Event,
     LocalProtocolError,
+    RejectionCounters,
     RequestEnd,
     RequestHead,
     RequestRejected,
@@ -108,6 +109,11 @@ class ServerConfig:
             the in-memory client returns ``math.inf`` and wakes the loop itself.
         request_timeout: seconds a handler may take before it is cancelled
             and answered 503 (``None``: no limit).
+        send_timeout: seconds one write may wait for a client that does not
+            read before the connection is dropped (nginx ``send_timeout``:
+            60 s; ``None``: wait forever).
+        counters: security counters shared by every connection (rejections
+            by reason, handler and send timeouts).
     """
 
     limits: Limits = field(default_factory=Limits)
@@ -115,6 +121,8 @@ class ServerConfig:
     clock: Callable[[], float] = anyio.current_time
     timeout_for: Callable[[float, float], float] = lambda deadline, now: deadline - now
     request_timeout: float | None = None
+    send_timeout: float | None = 60.0
+    counters: RejectionCounters = field(default_factory=RejectionCounters)
 
 
 class Drainable(Protocol):
@@ -454,7 +462,7 @@ class _ConnectionLoop:
     ) -> None:
         self.stream = stream
         self.config = config
-        self.conn = ServerConnection(config.limits)
+        self.conn = ServerConnection(config.limits, counters=config.counters)
         self.pending: deque[Event] = deque()
         self.remote = remote
         self.scheme = scheme
@@ -476,12 +484,25 @@ class _ConnectionLoop:
             self._read_scope.cancel()
 
     async def send(self, data: bytes) -> None:
-        """Write to the peer; a dead peer becomes ``ClientDisconnected``."""
+        """Write to the peer; a dead peer becomes ``ClientDisconnected``.
+
+        A client that stops reading is dropped once a write has waited
+        ``config.send_timeout`` seconds (also ``ClientDisconnected``).
+        """
+        timeout = self.config.send_timeout
         try:
-            await self.stream.send(data)
+            if timeout is None:
+                await self.stream.send(data)
+                return
+            with anyio.move_on_after(timeout) as scope:
+                await self.stream.send(data)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
             self.closed = True
             raise ClientDisconnected("client went away while we were writing") from exc
+        if scope.cancelled_caught:
+            self.closed = True
+            self.config.counters.add("send-timeout", 0)
+            raise ClientDisconnected("client stopped reading (send timeout)")
 
     async def read_more(self) -> bool:
         """Read once (bounded by the core's deadline) and queue the events.
@@ -637,6 +658,7 @@ async def _run_handler(
             _handler_scope.reset(token)
     if scope.cancelled_caught:
         server_logger.error("handler for %r timed out", head.target)
+        config.counters.add("handler-timeout", 503)
         if channel.response_started:
             raise _AbortConnection
         await channel.send_response(
