@@ -107,6 +107,8 @@ class HttpProtocol(asyncio.Protocol):
         "_paused_for_body",
         "_paused_for_core",
         "_pending",
+        "_send_backlog",
+        "_send_timer",
         "_seq",
         "_state",
         "_task",
@@ -122,7 +124,7 @@ class HttpProtocol(asyncio.Protocol):
     def __init__(self, state: _State) -> None:
         self._state = state
         self._loop = state.loop
-        self._conn = ServerConnection(state.config.limits)
+        self._conn = ServerConnection(state.config.limits, counters=state.config.counters)
         self._transport: asyncio.Transport | None = None
         self._channel: _ProtocolChannel | None = None
         self._task: asyncio.Task[None] | None = None
@@ -130,6 +132,8 @@ class HttpProtocol(asyncio.Protocol):
         self._draining_body = False
         self._closed = False
         self._write_paused = False
+        self._send_timer: asyncio.TimerHandle | None = None
+        self._send_backlog = 0
         self._drain_waiter: asyncio.Future[None] | None = None
         self._paused_for_body = False
         self._paused_for_core = False
@@ -196,6 +200,9 @@ class HttpProtocol(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
         self._state.connections.discard(self)
         if self._channel is not None:
             self._channel.peer_closed()
@@ -205,10 +212,35 @@ class HttpProtocol(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        timeout = self._state.config.send_timeout
+        if timeout is not None and self._send_timer is None:
+            self._arm_send_timer(timeout)
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
         self._wake_drain(None)
+
+    def _arm_send_timer(self, timeout: float) -> None:
+        transport = self._transport
+        self._send_backlog = transport.get_write_buffer_size() if transport is not None else 0
+        self._send_timer = self._loop.call_later(timeout, self._on_send_timeout, timeout)
+
+    def _on_send_timeout(self, timeout: float) -> None:
+        # As nginx's send_timeout: only a wait without any progress counts,
+        # so a slow but steady reader keeps its connection.
+        self._send_timer = None
+        transport = self._transport
+        if self._closed or transport is None or not self._write_paused:
+            return
+        if transport.get_write_buffer_size() < self._send_backlog:
+            self._arm_send_timer(timeout)
+            return
+        self._state.config.counters.add("send-timeout", 0)
+        server_logger.info("dropping %s: it stopped reading (send timeout)", self.remote)
+        self._abort()
 
     # -- writing ----------------------------------------------------------------
     def write(self, data: bytes) -> None:
@@ -218,13 +250,30 @@ class HttpProtocol(asyncio.Protocol):
         self._transport.write(data)
 
     async def wait_writable(self) -> None:
-        """Wait while the transport's write buffer is over its high-water mark."""
-        while self._write_paused:
-            if self._closed:
-                raise ClientDisconnected("client went away while we were writing")
-            if self._drain_waiter is None or self._drain_waiter.done():
-                self._drain_waiter = self._loop.create_future()
-            await self._drain_waiter
+        """Wait while the transport's write buffer is over its high-water mark.
+
+        A client that does not read for ``config.send_timeout`` seconds is
+        dropped (``ClientDisconnected``), as the pull loop does.
+        """
+        if not self._write_paused:
+            return
+        timeout = self._state.config.send_timeout
+        timer = None if timeout is None else self._loop.call_later(timeout, self._send_timed_out)
+        try:
+            while self._write_paused:
+                if self._closed:
+                    raise ClientDisconnected("client went away while we were writing")
+                if self._drain_waiter is None or self._drain_waiter.done():
+                    self._drain_waiter = self._loop.create_future()
+                await self._drain_waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _send_timed_out(self) -> None:
+        self._state.config.counters.add("send-timeout", 0)
+        self._wake_drain(ClientDisconnected("client stopped reading (send timeout)"))
+        self._abort()
 
     def _wake_drain(self, exc: Exception | None) -> None:
         waiter = self._drain_waiter
