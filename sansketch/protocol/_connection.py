@@ -114,6 +114,7 @@ class ServerConnection:
         self._received = 0
         self._continue_sent = False
         # The response in progress.
+        self._head_sent = False
         self._framing = _NO_BODY
         self._body_ok = False
         self._remaining = 0
@@ -213,6 +214,7 @@ class ServerConnection:
         self._req_complete = False
         self._received = 0
         self._continue_sent = False
+        self._head_sent = False
         self._idle_since = None
         if head is self._req:
             return  # the parser reused the previous head: same facts
@@ -400,6 +402,7 @@ class ServerConnection:
         if 100 <= status < 200 and status != 101:
             return self._interim(status, headers, reason)
         head = self._head(status, headers, reason, None)
+        self._head_sent = True
         if self._state is State.RECV_REQUEST:
             self._transition(Trigger.SEND_HEAD)
         return head
@@ -572,6 +575,7 @@ class ServerConnection:
 
     def _end_response(self) -> None:
         parser = self._parser
+        self._head_sent = False
         if self._will_close or self._shutting_down:
             self._transition(Trigger.RESPONSE_DONE_CLOSE)
             return
@@ -600,6 +604,11 @@ class ServerConnection:
         if self.counters is not None:
             self.counters.record(error)
         state = self._state
+        if self._head_sent and state is not State.IDLE:
+            # A response is under way: an error response now would corrupt it.
+            if state is not State.CLOSED:
+                self._transition(Trigger.CLOSE)
+            return b""
         if state is State.ERROR or state is State.IDLE or state is State.RECV_REQUEST:
             if state is not State.ERROR:
                 self._transition(Trigger.PEER_ERROR)

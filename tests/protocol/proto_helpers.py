@@ -71,3 +71,14 @@ def rejected(events: list[Event]) -> int | None:
         if isinstance(event, RequestRejected):
             return event.status
     return None
+
+
+GET = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+
+
+def started(
+    data: bytes = GET, limits: Limits | None = None
+) -> tuple[ServerConnection, list[Event]]:
+    """A connection that has received ``data`` (events returned)."""
+    conn = ServerConnection(limits)
+    return conn, conn.receive_data(data, 0.0)
