@@ -7,7 +7,10 @@ close code the server answers with.
 from __future__ import annotations
 
 import base64
+import importlib.util
 import zlib
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import anyio
@@ -620,3 +623,52 @@ async def test_shutdown_closes_open_sockets_with_1001() -> None:
             await client.app.shutdown()
     assert codes == [1001, 1001]
     assert [s.close_code for s in server.sockets] == [1001, 1001]
+
+
+# -- the chat example --------------------------------------------------------------------
+
+
+def load_chat() -> ModuleType:
+    path = Path(__file__).resolve().parents[2] / "examples" / "chat.py"
+    spec = importlib.util.spec_from_file_location("example_chat", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.anyio
+async def test_chat_example_with_three_clients() -> None:
+    chat = load_chat()
+    async with TestClient(chat.make_app()) as client:
+        alice = await client.ws_connect("/chat?name=alice")
+        assert await alice.receive_str() == "welcome, alice; here: alice"
+        bob = await client.ws_connect("/chat?name=bob")
+        assert await bob.receive_str() == "welcome, bob; here: alice, bob"
+        assert await alice.receive_str() == "bob joined"
+        carol = await client.ws_connect("/chat?name=carol")
+        assert await carol.receive_str() == "welcome, carol; here: alice, bob, carol"
+        assert await alice.receive_str() == "carol joined"
+        assert await bob.receive_str() == "carol joined"
+
+        await alice.send_str("hi all")
+        assert await bob.receive_str() == "alice: hi all"
+        assert await carol.receive_str() == "alice: hi all"
+        await carol.send_str("hi alice")
+        assert await alice.receive_str() == "carol: hi alice"
+        assert await bob.receive_str() == "carol: hi alice"
+
+        await bob.close()
+        assert await alice.receive_str() == "bob left"
+        assert await carol.receive_str() == "bob left"
+
+        impostor = await client.ws_connect("/chat?name=alice")
+        msg = await impostor.receive()
+        assert (msg.type, msg.data, msg.extra) == (WSMsgType.CLOSE, 4000, "name taken")
+
+        # Shutdown says goodbye with 1001 to whoever is still there.
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.app.shutdown)
+            for ws in (alice, carol):
+                msg = await ws.receive()
+                assert (msg.type, msg.data) == (WSMsgType.CLOSE, 1001)
