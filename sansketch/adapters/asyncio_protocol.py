@@ -252,28 +252,15 @@ class HttpProtocol(asyncio.Protocol):
     async def wait_writable(self) -> None:
         """Wait while the transport's write buffer is over its high-water mark.
 
-        A client that does not read for ``config.send_timeout`` seconds is
-        dropped (``ClientDisconnected``), as the pull loop does.
+        The send timer armed in ``pause_writing`` drops a client that stops
+        reading; the wait then ends with ``ClientDisconnected``.
         """
-        if not self._write_paused:
-            return
-        timeout = self._state.config.send_timeout
-        timer = None if timeout is None else self._loop.call_later(timeout, self._send_timed_out)
-        try:
-            while self._write_paused:
-                if self._closed:
-                    raise ClientDisconnected("client went away while we were writing")
-                if self._drain_waiter is None or self._drain_waiter.done():
-                    self._drain_waiter = self._loop.create_future()
-                await self._drain_waiter
-        finally:
-            if timer is not None:
-                timer.cancel()
-
-    def _send_timed_out(self) -> None:
-        self._state.config.counters.add("send-timeout", 0)
-        self._wake_drain(ClientDisconnected("client stopped reading (send timeout)"))
-        self._abort()
+        while self._write_paused:
+            if self._closed:
+                raise ClientDisconnected("client went away while we were writing")
+            if self._drain_waiter is None or self._drain_waiter.done():
+                self._drain_waiter = self._loop.create_future()
+            await self._drain_waiter
 
     def _wake_drain(self, exc: Exception | None) -> None:
         waiter = self._drain_waiter
