@@ -77,6 +77,25 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"connections per process (default {DEFAULT_MAX_CONNECTIONS})",
     )
     parser.add_argument(
+        "--request-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="answer 503 when a handler runs longer (default: no limit)",
+    )
+    parser.add_argument(
+        "--send-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="drop a client that reads nothing for this long (default 60)",
+    )
+    parser.add_argument(
+        "--log-counters",
+        type=float,
+        metavar="SECONDS",
+        help="log the security counters (rejections by reason) this often",
+    )
+    parser.add_argument(
         "--debug", action="store_true", help="tracebacks in 500 responses; debug logging"
     )
     return parser
@@ -110,6 +129,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             access_log=args.access_log,
             shutdown_timeout=args.shutdown_timeout,
             max_connections=args.max_connections,
+            request_timeout=args.request_timeout,
+            send_timeout=args.send_timeout,
+            log_counters=args.log_counters,
         )
     except (OSError, ValueError) as exc:
         raise SystemExit(f"sansketch: {exc}") from None

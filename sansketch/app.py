@@ -52,6 +52,7 @@ from .exceptions import (
     HTTPNotFound,
     HTTPPermanentRedirect,
 )
+from .protocol import RejectionCounters
 from .response import Response, StreamResponse
 from .router import AbstractRouteDef, Handler, MatchInfo, Route, Router, match_path
 from .signals import FrozenList, Signal
@@ -141,6 +142,11 @@ class Application(MutableMapping[AppKey[Any] | str, Any]):
         middlewares: ``async def mw(request, handler)``; the first is outermost.
         redirect_slashes: answer a request for ``/x/`` with a redirect to
             ``/x`` (or the reverse) when only the other form exists.
+
+    Attributes:
+        counters: the security counters of the server running this app
+            (requests rejected by reason and status, handler and send
+            timeouts); read them with ``counters.snapshot()``.
     """
 
     # An application is one object, never a value: identity equality and
@@ -161,6 +167,7 @@ class Application(MutableMapping[AppKey[Any] | str, Any]):
         self.debug = debug
         self.client_max_size = client_max_size
         self.redirect_slashes = redirect_slashes
+        self.counters = RejectionCounters()
         self._router = Router()
         self._middlewares: FrozenList[Middleware] = FrozenList(middlewares)
         self._on_startup = Signal()

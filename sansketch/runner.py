@@ -88,6 +88,10 @@ class ServeOptions:
             is answered ``503`` and closed.
         limits: the protocol core's limits (``Limits()`` by default).
         request_timeout: seconds a handler may run before it is answered 503.
+        send_timeout: seconds a write may wait on a client that does not
+            read before the connection is dropped (``None``: no limit).
+        log_counters: log the security counters every this many seconds on
+            ``sansketch.server`` (``None``: never).
     """
 
     backend: str = "asyncio"
@@ -97,6 +101,8 @@ class ServeOptions:
     max_connections: int | None = DEFAULT_MAX_CONNECTIONS
     limits: Limits | None = None
     request_timeout: float | None = None
+    send_timeout: float | None = 60.0
+    log_counters: float | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -109,6 +115,10 @@ class ServeOptions:
             raise ValueError("shutdown_timeout must be >= 0")
         if self.max_connections is not None and self.max_connections < 1:
             raise ValueError("max_connections must be >= 1 (or None for no cap)")
+        for name in ("request_timeout", "send_timeout", "log_counters"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be > 0 (or None)")
 
     def resolved_loop(self) -> str:
         """The event loop that will actually run: asyncio, uvloop or trio."""
@@ -127,7 +137,10 @@ class ServeOptions:
         limits = self.limits or Limits()
         limits = dataclasses.replace(limits, shutdown_timeout=self.shutdown_timeout)
         return ServerConfig(
-            limits=limits, access_log=self.access_log, request_timeout=self.request_timeout
+            limits=limits,
+            access_log=self.access_log,
+            request_timeout=self.request_timeout,
+            send_timeout=self.send_timeout,
         )
 
 
@@ -256,6 +269,7 @@ def describe(sock: socket.socket) -> str:
 
 def _make_server(app: Application, options: ServeOptions) -> _Server:
     config = options.server_config()
+    config.counters = app.counters  # what the app reads is what the server counts
     if options.backend == "asyncio":
         from .adapters.asyncio_protocol import AsyncioProtocolServer
 
@@ -335,6 +349,8 @@ async def _serve_async(
                     await tg.start(_watch_signals, stop)
                 if on_ready is not None:
                     on_ready()
+                if options.log_counters is not None:
+                    tg.start_soon(_log_counters, app, options.log_counters)
                 await stop.wait()
                 forced = await _shutdown(app, server, options.shutdown_timeout)
                 tg.cancel_scope.cancel()
@@ -361,6 +377,17 @@ async def _shutdown(app: Application, server: _Server, timeout: float) -> int:
         with anyio.CancelScope(shield=True):
             await app.shutdown()
     return forced
+
+
+async def _log_counters(app: Application, every: float) -> None:
+    """Log the security counters every ``every`` seconds while they change."""
+    last: dict[tuple[str, int], int] | None = None
+    while True:
+        await anyio.sleep(every)
+        snapshot = app.counters.snapshot()
+        if snapshot != last:
+            logger.info("counters: %s", app.counters.format())
+            last = snapshot
 
 
 async def _watch_signals(
@@ -392,6 +419,8 @@ def run_app(
     max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
     limits: Limits | None = None,
     request_timeout: float | None = None,
+    send_timeout: float | None = 60.0,
+    log_counters: float | None = None,
     print: Callable[[str], object] | None = builtins.print,
 ) -> None:
     """Serve ``app`` until SIGINT or SIGTERM, then shut down gracefully.
@@ -413,6 +442,8 @@ def run_app(
             it new ones are answered ``503`` and closed.
         limits: the protocol core's limits and timeouts.
         request_timeout: seconds a handler may run before a 503.
+        send_timeout: seconds a write may wait on a client that stopped reading.
+        log_counters: log the security counters every this many seconds.
         print: where the "listening" and "stopped" lines go (``None``: nowhere).
 
     Raises:
@@ -433,6 +464,8 @@ def run_app(
         max_connections=max_connections,
         limits=limits,
         request_timeout=request_timeout,
+        send_timeout=send_timeout,
+        log_counters=log_counters,
     )
     if access_log:
         _enable_access_log()

@@ -344,6 +344,7 @@ class TestClient:
             clock=self._clock,
             timeout_for=lambda deadline, now: 0.0 if deadline <= now else math.inf,
             request_timeout=request_timeout,
+            counters=app.counters,
         )
         self._connections: list[RawConnection] = []
         self._task_group: TaskGroup | None = None
