@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sansketch.app import AppKey, Application
 from sansketch.request import Request
-from sansketch.websocket import WebSocketResponse, WSMsgType, shutdown_websockets
+from sansketch.websocket import WebSocketResponse, WSMsgType
 
 ROOM = AppKey("room", dict)
 """The members of the room: name -> socket."""
@@ -54,8 +54,7 @@ def make_app() -> Application:
     app = Application()
     app[ROOM] = {}
     app.router.add_get("/chat", chat)
-    # Graceful shutdown: tell members the server is going away (1001).
-    app.on_shutdown.append(shutdown_websockets)
+    # On graceful shutdown the application closes open sockets with 1001.
     return app
 
 

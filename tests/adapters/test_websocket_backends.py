@@ -22,7 +22,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from sansketch.app import Application
 from sansketch.request import Request
-from sansketch.websocket import WebSocketResponse, WSMsgType, shutdown_websockets
+from sansketch.websocket import WebSocketResponse, WSMsgType
 
 
 class WSApp:
@@ -32,7 +32,6 @@ class WSApp:
         self.app = Application()
         self.app.router.add_get("/ws", self.echo)
         self.app.router.add_get("/small", self.small)
-        self.app.on_shutdown.append(shutdown_websockets)
         self.close_codes: list[int | None] = []
         self.ended = threading.Event()
 

@@ -603,8 +603,8 @@ async def test_compressed_message_fragmented_around_a_ping() -> None:
 
 @pytest.mark.anyio
 async def test_shutdown_closes_open_sockets_with_1001() -> None:
+    # No hook needed: the application closes its open sockets on shutdown.
     server = EchoServer()
-    server.app.on_shutdown.append(shutdown_websockets)
     async with TestClient(server.app) as client:
         ws1 = await client.ws_connect("/ws")
         ws2 = await client.ws_connect("/ws")
@@ -672,3 +672,16 @@ async def test_chat_example_with_three_clients() -> None:
             for ws in (alice, carol):
                 msg = await ws.receive()
                 assert (msg.type, msg.data) == (WSMsgType.CLOSE, 1001)
+
+
+@pytest.mark.anyio
+async def test_request_timeout_does_not_cut_a_websocket() -> None:
+    server = EchoServer()
+    async with TestClient(server.app, request_timeout=0.05) as client:
+        async with client.ws_connect("/ws") as ws:
+            # Outlive the request timeout: an HTTP handler would be cut here.
+            await anyio.sleep(0.15)
+            await ws.send_str("still open")
+            assert await ws.receive_str() == "still open"
+        await server.done.wait()
+    assert server.sockets[0].close_code == 1000
