@@ -30,6 +30,7 @@ propagates.
 from __future__ import annotations
 
 import logging
+import sys
 import traceback
 import warnings
 from collections.abc import (
@@ -517,10 +518,15 @@ class Application(MutableMapping[AppKey[Any] | str, Any]):
         return errors
 
     async def shutdown(self) -> None:
-        """Run ``on_shutdown`` hooks, then the sub-applications'."""
+        """Run ``on_shutdown`` hooks, then the sub-applications'; then close
+        this app's open WebSockets with 1001 "going away" (RFC 6455 §7.4.1)."""
         await self._on_shutdown.send(self)
         for _, child in self._subapps:
             await child.shutdown()
+        # Only if WebSockets are in use at all: the module needs wsproto.
+        websocket = sys.modules.get("sansketch.websocket")
+        if websocket is not None:
+            await websocket.shutdown_websockets(self)
 
     async def cleanup(self) -> None:
         """Undo startup: sub-apps, ``on_cleanup``, then cleanup contexts.
