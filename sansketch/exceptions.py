@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from http import HTTPStatus
 from typing import ClassVar
+from urllib.parse import quote
 
 from yarl import URL
 
@@ -188,11 +189,19 @@ class HTTPPartialContent(HTTPSuccessful):
     status_code = 206
 
 
+# RFC 3986 §2.2 reserved characters and '%' (already-escaped input stays as is).
+_URI_SAFE = ":/?#[]@!$&'()*+,;=%~"
+
+
 class HTTPMove(HTTPRedirection):
     """A redirect to ``location`` (sets ``Location``).
 
     Raises:
         ValueError: ``location`` is empty or contains CR, LF or NUL.
+
+    Characters a URI cannot hold (spaces, non-ASCII) are percent-encoded
+    (RFC 9110 §10.2.2: Location is a URI-reference); existing escapes and
+    reserved characters are kept.
     """
 
     def __init__(
@@ -209,6 +218,7 @@ class HTTPMove(HTTPRedirection):
         if not location:
             raise ValueError("a redirect needs a location")
         check_value(location, "location")
+        location = quote(location, safe=_URI_SAFE)
         super().__init__(
             headers=headers, reason=reason, body=body, text=text, content_type=content_type
         )
