@@ -6,6 +6,8 @@ Serve it with ``python -m sansketch conformance.echo:app`` and point
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from sansketch import Application, Request, Response, StreamResponse
 
 from ._contract import echo_document, echo_headers, plan_for, stream_parts
@@ -43,5 +45,12 @@ async def echo(request: Request) -> StreamResponse:
     return Response(body=doc, status=plan.status, headers=headers, content_type="application/json")
 
 
-app = Application()
+async def echo_everything(
+    request: Request, handler: Callable[[Request], Awaitable[StreamResponse]]
+) -> StreamResponse:
+    """Echo even what no route matches: ``OPTIONS *`` and CONNECT's authority-form."""
+    return await echo(request)
+
+
+app = Application(middlewares=[echo_everything])
 app.router.add_route("*", "/{tail:.*}", echo)
