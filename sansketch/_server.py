@@ -59,6 +59,7 @@ from .protocol import (
     Upgrade,
 )
 from .protocol import Limits as Limits
+from .request import Request
 
 if TYPE_CHECKING:
     from .app import Application
@@ -228,8 +229,6 @@ async def handle_request(
         ClientDisconnected: the client went away.
         _AbortConnection: the response was started and could not be finished.
     """
-    from .request import Request
-
     request = Request(head, channel, app=app, client_max_size=app.client_max_size)
     try:
         response = await app._handle(request)

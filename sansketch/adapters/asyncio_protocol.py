@@ -32,8 +32,9 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sys
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio
@@ -47,6 +48,7 @@ from .._server import (
     _AbortConnection,
     _log_access,
     _run_handler,
+    handle_request,
     lift_request_timeout,
     overload_response,
     server_logger,
@@ -74,6 +76,18 @@ _READ_SIZE = 65536
 # Unread request body the driver buffers before it stops reading the socket.
 _HIGH_WATER = 256 * 1024
 _LOW_WATER = 64 * 1024
+
+
+if sys.version_info >= (3, 12):
+    # An eager task runs its first step at once: a handler that never
+    # suspends (most of them) finishes without a trip through the loop.
+    _new_task = asyncio.eager_task_factory
+else:
+
+    def _new_task(
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]
+    ) -> asyncio.Task[None]:
+        return loop.create_task(coro)
 
 
 class _State:
@@ -316,12 +330,18 @@ class HttpProtocol(asyncio.Protocol):
         self._seq += 1
         channel = _ProtocolChannel(self, head)
         self._channel = channel
-        self._task = self._loop.create_task(self._run(head, channel, self._seq))
+        task = _new_task(self._loop, self._run(head, channel, self._seq))
+        # An eager task may already be done (and have started the next one).
+        if not task.done():
+            self._task = task
 
     async def _run(self, head: RequestHead, channel: _ProtocolChannel, seq: int) -> None:
         state = self._state
         try:
-            await _run_handler(state.app, head, channel, seq, state.config)
+            if state.config.request_timeout is None:
+                await handle_request(state.app, head, channel, seq)
+            else:
+                await _run_handler(state.app, head, channel, seq, state.config)
         except (ClientDisconnected, _AbortConnection):
             self._abort()
             return
@@ -391,7 +411,10 @@ class HttpProtocol(asyncio.Protocol):
         elif self._paused_for_core:
             self._paused_for_core = False
             self._resume_reading()
-        self._update_timer()
+        if self._channel is None:
+            # The core keeps deadlines only between requests (head, idle);
+            # the shutdown drain is armed by begin_shutdown.
+            self._update_timer()
 
     def _pause_reading(self) -> None:
         if self._transport is not None and self._transport.is_reading():
@@ -462,6 +485,7 @@ class HttpProtocol(asyncio.Protocol):
         self._conn.start_shutdown(self._loop.time())
         if self._upgrade is not None:
             return  # not HTTP any more: it ends with its handler or the timeout
+        self._update_timer()
         self._after_input()
 
     def _close(self) -> None:
