@@ -43,7 +43,8 @@ def read_responses(sock: socket.socket, n: int) -> list[bytes]:
         client = h11.Connection(h11.CLIENT)
         client.send(h11.Request(method="GET", target="/", headers=[("Host", "x")]))
         client.send(h11.EndOfMessage())
-        client.receive_data(pending)
+        if pending:  # b"" would mean EOF to h11
+            client.receive_data(pending)
         body = b""
         while True:
             event = client.next_event()
