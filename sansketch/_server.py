@@ -544,6 +544,10 @@ class _ConnectionLoop:
                     except ClientDisconnected:
                         pass
                 return False
+            if _closing(conn):
+                # The read completed just as shutdown closed this idle
+                # connection (asyncio may deliver both): drop the bytes.
+                return False
             self.pending.extend(conn.receive_data(data, clock()))
             return bool(data)
 
@@ -552,6 +556,12 @@ class _ConnectionLoop:
             return await self.stream.receive()
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
             return b""
+
+
+def _closing(conn: ServerConnection) -> bool:
+    # A function, so the type checker does not carry a narrowing of
+    # ``conn.action`` across the await that may change it.
+    return conn.action is Action.CLOSE
 
 
 def _deadline_due(conn: ServerConnection, now: float) -> bool:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import anyio
 from anyio.abc import SocketAttribute, SocketListener, SocketStream, TaskGroup, TaskStatus
 
-from .._server import ConnectionSet, ServerConfig, serve_connection
+from .._server import ConnectionSet, ServerConfig, serve_connection, server_logger
 
 if TYPE_CHECKING:
     from ..app import Application
@@ -113,13 +113,18 @@ class AnyioServer:
             remote = (str(peer[0]), int(peer[1]))
         else:
             remote = str(peer) if peer else None
-        await serve_connection(
-            AnyioByteStream(stream),
-            self.app,
-            self.config,
-            remote=remote,
-            connections=self.connections,
-        )
+        try:
+            await serve_connection(
+                AnyioByteStream(stream),
+                self.app,
+                self.config,
+                remote=remote,
+                connections=self.connections,
+            )
+        except Exception:
+            # A bug in one connection must not end the task group, and with
+            # it every other connection of the server.
+            server_logger.exception("connection from %s failed", remote)
 
     async def shutdown(self, timeout: float) -> int:
         """Stop accepting, drain connections, and return how many were forced."""
