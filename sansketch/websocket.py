@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import enum
 import json
+import struct
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -226,7 +227,10 @@ class WebSocketResponse(StreamResponse):
         self._conn: Connection | None = None
         self._stream: UpgradedStream | None = None
         self._clock: Callable[[], float] = anyio.current_time
-        self._send_lock = anyio.Lock(fast_acquire=True)
+        # A hand-off lock: uncontended sends cost one flag test (see _send_event).
+        self._sending = False
+        self._send_queue: deque[anyio.Event] = deque()
+        self._unparsed = False
         self._reading = False
         self._closing = False
         self._closed = False
@@ -323,31 +327,69 @@ class WebSocketResponse(StreamResponse):
         self._conn = Connection(
             ConnectionType.SERVER, extensions=extensions, trailing_data=leftover
         )
+        self._unparsed = bool(leftover)
         self._reset_heartbeat()
         _open_sockets.add(self)
 
     # -- sending ------------------------------------------------------------
-    async def _send_event(self, event: Event) -> None:
+    async def _send_event(self, event: Event | bytes) -> None:
+        """Send a wsproto event, or an already framed data message (bytes)."""
         conn = self._conn
         stream = self._stream
         if conn is None or stream is None:
             raise RuntimeError("call prepare() first")
-        async with self._send_lock:
+        if self._sending:
+            await self._wait_send_turn()
+        else:
+            self._sending = True
+        try:
             if self._closed:
                 raise ConnectionResetError("the WebSocket is closed")
-            # Encode under the lock: deflate contexts are order-dependent.
-            data = conn.send(event)
+            if isinstance(event, bytes):
+                if conn.state is not ConnectionState.OPEN:
+                    raise ConnectionResetError("cannot send on a closing WebSocket")
+                data = event
+            else:
+                # Encode under the lock: deflate contexts are order-dependent.
+                data = conn.send(event)
             try:
                 await stream.send(data)
             except _STREAM_ERRORS as exc:
                 self._lost(exc)
                 await self._abort()
                 raise ConnectionResetError("the peer went away") from exc
+        finally:
+            if self._send_queue:
+                self._send_queue.popleft().set()  # hand the turn over, still held
+            else:
+                self._sending = False
+
+    async def _wait_send_turn(self) -> None:
+        """Wait until a sender hands over the turn (FIFO)."""
+        turn = anyio.Event()
+        self._send_queue.append(turn)
+        try:
+            await turn.wait()
+        except BaseException:
+            if turn.is_set():
+                # Handed the turn but cancelled: pass it on.
+                if self._send_queue:
+                    self._send_queue.popleft().set()
+                else:
+                    self._sending = False
+            else:
+                self._send_queue.remove(turn)
+            raise
 
     async def _send_message(self, data: str | bytes) -> None:
         if self._closing or self._closed:
             raise ConnectionResetError("cannot send on a closing WebSocket")
-        await self._send_event(_message(data))
+        if self._compressed:
+            await self._send_event(_message(data))
+        else:
+            # Uncompressed server frames are unmasked and simple enough to
+            # frame here; wsproto's event path costs several microseconds.
+            await self._send_event(_data_frame(data))
 
     async def send_str(self, data: str) -> None:
         """Send a text message.
@@ -519,9 +561,10 @@ class WebSocketResponse(StreamResponse):
             # Parse what is buffered first, one message at a time, so that
             # a close frame behind a data message is seen only after the app
             # had the chance to answer that message.
-            await self._process()
-            if self._pending or self._closed:
-                continue
+            if self._unparsed:
+                await self._process()
+                if self._pending or self._closed:
+                    continue
             deadline = until
             for other in (self._next_ping, self._pong_deadline):
                 if other is not None and (deadline is None or other < deadline):
@@ -545,6 +588,7 @@ class WebSocketResponse(StreamResponse):
             conn = self._conn
             assert conn is not None
             conn.receive_data(data_or_tick)
+            self._unparsed = True
 
     async def _read(self, deadline: float | None) -> bytes | None:
         """Bytes, ``b""`` at end of stream, ``None`` when a deadline may be due."""
@@ -615,6 +659,7 @@ class WebSocketResponse(StreamResponse):
                 await self._on_close_event(conn, event)
             if self._pending or self._closed:
                 return
+        self._unparsed = False
 
     def _data_event(self, event: TextMessage | BytesMessage) -> bool:
         """Collect a message piece; ``False`` when the message is too big."""
@@ -709,6 +754,20 @@ class WebSocketResponse(StreamResponse):
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open" if self._conn is not None else "not prepared"
         return f"<{type(self).__name__} {state}>"
+
+
+def _data_frame(data: str | bytes) -> bytes:
+    """One unfragmented, unmasked data frame (RFC 6455 §5.2)."""
+    if isinstance(data, str):
+        first, payload = 0x81, data.encode("utf-8")
+    else:
+        first, payload = 0x82, data
+    size = len(payload)
+    if size < 126:
+        return bytes((first, size)) + payload
+    if size < 65536:
+        return struct.pack("!BBH", first, 126, size) + payload
+    return struct.pack("!BBQ", first, 127, size) + payload
 
 
 def _message(data: str | bytes) -> Message[Any]:

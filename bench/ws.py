@@ -1,0 +1,420 @@
+"""WebSocket benchmark: echo round trips per second, sansketch against peers.
+
+What it does
+------------
+Starts each server below on 127.0.0.1 (pinned to CPU 0 with ``taskset`` when
+there are two CPUs or more), checks that it echoes, then runs a lean client
+(pinned to CPU 1): ``--connections`` WebSockets, each sending one small text
+message (``--size`` bytes, masked, uncompressed: the client offers no
+extension) and waiting for its echo before sending the next. Rounds are
+interleaved over the servers and the median of the rounds is reported as
+round trips per second, with the server's CPU microseconds per round trip
+(utime + stime from ``/proc/PID/stat``).
+
+Every server runs the same echo: a text message comes back as text.
+
+* ``sansketch-uvloop``   asyncio Protocol driver on uvloop
+* ``sansketch-asyncio``  asyncio Protocol driver on the stdlib loop
+* ``sansketch-trio``     anyio driver on trio
+* ``aiohttp``            aiohttp.web ``WebSocketResponse`` on uvloop
+* ``uvicorn``            uvicorn (httptools, uvloop) with its ``websockets`` protocol
+
+Usage (from the repository root; needs ``pip install aiohttp uvicorn websockets``)::
+
+    python bench/ws.py                      # full run, updates bench/RESULTS.md
+    python bench/ws.py --quick              # 2 s, 1 round, prints only
+
+The "WebSocket" section of ``bench/RESULTS.md`` is replaced (or appended);
+the rest of the file is left as it is. Every server started is killed, by
+PID, when the script exits.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# bench/http.py would shadow the standard library's ``http`` package.
+if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
+    del sys.path[0]
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SERVERS = ["sansketch-uvloop", "sansketch-asyncio", "sansketch-trio", "aiohttp", "uvicorn"]
+HEADING = "## WebSocket"
+
+
+# -- servers (run in a subprocess: ``python bench/ws.py --serve NAME --port N``) ---------
+
+
+def serve(name: str, port: int) -> None:
+    """Run the echo server ``name`` on ``port`` until killed."""
+    if name.startswith("sansketch"):
+        sys.path.insert(0, ROOT)
+        from sansketch.app import Application
+        from sansketch.request import Request
+        from sansketch.runner import run_app
+        from sansketch.websocket import WebSocketResponse, WSMsgType
+
+        async def echo(request: Request) -> WebSocketResponse:
+            ws = WebSocketResponse()
+            await ws.prepare(request)
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    await ws.send_str(msg.data)
+                elif msg.type is WSMsgType.BINARY:
+                    await ws.send_bytes(msg.data)
+            return ws
+
+        app = Application()
+        app.router.add_get("/ws", echo)
+        backend, loop = {
+            "sansketch-uvloop": ("asyncio", "uvloop"),
+            "sansketch-asyncio": ("asyncio", "asyncio"),
+            "sansketch-trio": ("trio", "auto"),
+        }[name]
+        run_app(app, host="127.0.0.1", port=port, backend=backend, loop=loop)
+    elif name == "aiohttp":
+        import uvloop
+        from aiohttp import WSMsgType as AioType
+        from aiohttp import web
+
+        async def aio_echo(request: web.Request) -> web.WebSocketResponse:
+            ws = web.WebSocketResponse()
+            await ws.prepare(request)
+            async for msg in ws:
+                if msg.type == AioType.TEXT:
+                    await ws.send_str(msg.data)
+                elif msg.type == AioType.BINARY:
+                    await ws.send_bytes(msg.data)
+            return ws
+
+        aio_app = web.Application()
+        aio_app.router.add_get("/ws", aio_echo)
+        uvloop.install()
+        web.run_app(aio_app, host="127.0.0.1", port=port, print=None, access_log=None)
+    elif name == "uvicorn":
+        import uvicorn
+
+        async def asgi(scope: dict, receive, send) -> None:  # type: ignore[no-untyped-def, type-arg]
+            if scope["type"] != "websocket":
+                return
+            await receive()
+            await send({"type": "websocket.accept"})
+            while True:
+                event = await receive()
+                if event["type"] != "websocket.receive":
+                    return
+                if event.get("text") is not None:
+                    await send({"type": "websocket.send", "text": event["text"]})
+                else:
+                    await send({"type": "websocket.send", "bytes": event["bytes"]})
+
+        uvicorn.run(
+            asgi,
+            host="127.0.0.1",
+            port=port,
+            loop="uvloop",
+            http="httptools",
+            ws="websockets",
+            lifespan="off",
+            log_level="warning",
+        )
+    else:
+        raise SystemExit(f"unknown server {name!r}")
+
+
+# -- the client ------------------------------------------------------------------------
+
+
+def _frame(payload: bytes) -> bytes:
+    """A masked text frame (RFC 6455 §5.2), built once and sent again and again."""
+    key = b"\x12\x34\x56\x78"
+    size = len(payload)
+    head = bytes([0x81, 0x80 | size]) if size < 126 else bytes([0x81, 0xFE]) + size.to_bytes(2)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+class _EchoClient(asyncio.Protocol):
+    """One connection: handshake, then send / wait for the echo / repeat."""
+
+    def __init__(self, frame: bytes, reply_size: int, ready: asyncio.Future[None]) -> None:
+        self.frame = frame
+        self.reply_size = reply_size
+        self.ready = ready
+        self.count = 0
+        self.running = True
+        self.buffer = bytearray()
+        self.upgraded = False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses.
+        self.transport = transport  # type: ignore[assignment]
+        key = base64.b64encode(os.urandom(16)).decode()
+        transport.write(
+            (
+                "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.upgraded:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not self.buffer.startswith(b"HTTP/1.1 101"):
+                self.ready.set_exception(RuntimeError(bytes(self.buffer[:80]).decode()))
+                return
+            del self.buffer[: end + 4]
+            self.upgraded = True
+            self.ready.set_result(None)
+        while len(self.buffer) >= self.reply_size:
+            del self.buffer[: self.reply_size]
+            self.count += 1
+            if self.running and self.transport is not None:
+                self.transport.write(self.frame)
+
+    def start(self) -> None:
+        assert self.transport is not None
+        self.transport.write(self.frame)
+
+
+async def _drive(port: int, connections: int, size: int, warmup: float, duration: float) -> int:
+    loop = asyncio.get_running_loop()
+    payload = b"x" * size
+    frame = _frame(payload)
+    reply_size = 2 + size if size < 126 else 4 + size
+    clients: list[_EchoClient] = []
+    for _ in range(connections):
+        ready: asyncio.Future[None] = loop.create_future()
+        client = _EchoClient(frame, reply_size, ready)
+        await loop.create_connection(lambda c=client: c, "127.0.0.1", port)  # type: ignore[misc]
+        await asyncio.wait_for(ready, 10)
+        clients.append(client)
+    for client in clients:
+        client.start()
+    await asyncio.sleep(warmup)
+    before = sum(c.count for c in clients)
+    await asyncio.sleep(duration)
+    after = sum(c.count for c in clients)
+    for client in clients:
+        client.running = False
+        if client.transport is not None:
+            client.transport.close()
+    return after - before
+
+
+def client_main(port: int, connections: int, size: int, warmup: float, duration: float) -> None:
+    """Print the round trips counted during ``duration`` (run in a subprocess)."""
+    import uvloop
+
+    print(uvloop.run(_drive(port, connections, size, warmup, duration)))
+
+
+# -- orchestration ---------------------------------------------------------------------
+
+
+@dataclass
+class Running:
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _pinned(argv: list[str], cpu: str | None) -> list[str]:
+    return ["taskset", "-c", cpu, *argv] if cpu is not None else argv
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` and its threads, in seconds."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError("server did not start listening")
+
+
+def _stop(servers: list[Running]) -> None:
+    for server in servers:
+        if server.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.proc.pid, signal.SIGTERM)
+    for server in servers:
+        try:
+            server.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.proc.pid, signal.SIGKILL)
+            server.proc.wait(timeout=5)
+
+
+def _measure(
+    server: Running, args: argparse.Namespace, client_cpu: str | None
+) -> tuple[float, float]:
+    """(round trips per second, server CPU microseconds per round trip)."""
+    argv = [sys.executable, __file__, "--client", "--port", str(server.port)]
+    argv += ["--connections", str(args.connections), "--size", str(args.size)]
+    argv += ["--warmup", str(args.warmup), "--duration", str(args.duration)]
+    # CPU time is sampled around the whole client run; the warm-up share is
+    # removed by scaling with the measured window only.
+    cpu_before = _cpu_seconds(server.proc.pid)
+    out = subprocess.run(
+        _pinned(argv, client_cpu), capture_output=True, check=True, timeout=120
+    ).stdout
+    cpu_after = _cpu_seconds(server.proc.pid)
+    count = int(out.strip())
+    rate = count / args.duration
+    total_window = args.warmup + args.duration
+    cpu_us = (cpu_after - cpu_before) * 1e6 * (args.duration / total_window) / max(count, 1)
+    return rate, cpu_us
+
+
+def render(results: dict[str, list[tuple[float, float]]], args: argparse.Namespace) -> str:
+    """The markdown section."""
+    median = {
+        name: (
+            statistics.median(r for r, _ in runs),
+            statistics.median(c for _, c in runs),
+        )
+        for name, runs in results.items()
+        if runs
+    }
+    ref = median.get("aiohttp", (0.0, 0.0))[0]
+    lines = [
+        HEADING,
+        "",
+        f"Echo round trips per second: {args.connections} connections, one "
+        f"{args.size}-byte text message in flight on each, uncompressed; median of "
+        f"{args.rounds} interleaved round(s) of {args.duration:g} s after "
+        f"{args.warmup:g} s warm-up. Server on CPU 0, client on CPU 1. "
+        f"Python {platform.python_version()}, {platform.machine()}, "
+        f"{os.cpu_count()} CPUs. Produced by `python bench/ws.py`.",
+        "",
+        "| server | round trips/s | vs aiohttp | server CPU µs / round trip |",
+        "|---|---:|---:|---:|",
+    ]
+    for name in sorted(median, key=lambda n: -median[n][0]):
+        rate, cpu = median[name]
+        ratio = f"{rate / ref:.2f}" if ref else "-"
+        lines.append(f"| {name} | {rate:,.0f} | {ratio} | {cpu:.1f} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write_section(path: str, section: str) -> None:
+    """Replace the WebSocket section of ``path`` (or append it)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = "# Benchmark results\n"
+    start = text.find(HEADING + "\n")
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(HEADING))
+        rest = text[end + 1 :] if end >= 0 else ""
+        text = text[:start] + section + ("\n" + rest if rest else "")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def main() -> int:
+    """Entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--only", help="comma-separated server names")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--size", type=int, default=32, help="message size in bytes")
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="2 s, 1 round, print only")
+    parser.add_argument("--output", help="markdown file to update (default bench/RESULTS.md)")
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port)
+        return 0
+    if args.client:
+        client_main(args.port, args.connections, args.size, args.warmup, args.duration)
+        return 0
+    if args.quick:
+        args.duration, args.rounds, args.warmup = 2.0, 1, 0.5
+    names = args.only.split(",") if args.only else SERVERS
+    two_cpus = (os.cpu_count() or 1) >= 2
+    server_cpu, client_cpu = ("0", "1") if two_cpus else (None, None)
+    servers: list[Running] = []
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
+    )
+    try:
+        for name in names:
+            port = _free_port()
+            argv = [sys.executable, __file__, "--serve", name, "--port", str(port)]
+            proc = subprocess.Popen(
+                _pinned(argv, server_cpu),
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            servers.append(Running(name, port, proc))
+            _wait_listening(port, proc)
+        for round_no in range(args.rounds):
+            for server in servers:
+                rate, cpu = _measure(server, args, client_cpu)
+                results[server.name].append((rate, cpu))
+                print(
+                    f"round {round_no + 1}: {server.name:18} {rate:10,.0f} rt/s {cpu:6.1f} µs",
+                    file=sys.stderr,
+                )
+    finally:
+        _stop(servers)
+    section = render(results, args)
+    print(section)
+    if not args.quick and not args.only:
+        write_section(args.output or os.path.join(HERE, "RESULTS.md"), section)
+    elif args.output:
+        write_section(args.output, section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
