@@ -461,7 +461,8 @@ class _ConnectionLoop:
     ) -> None:
         self.stream = stream
         self.config = config
-        self.conn = ServerConnection(config.limits, counters=config.counters)
+        # ``now``: a connection that never sends a byte is idle from here.
+        self.conn = ServerConnection(config.limits, now=config.clock(), counters=config.counters)
         self.pending: deque[Event] = deque()
         self.remote = remote
         self.scheme = scheme

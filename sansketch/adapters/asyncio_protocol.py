@@ -138,7 +138,10 @@ class HttpProtocol(asyncio.Protocol):
     def __init__(self, state: _State) -> None:
         self._state = state
         self._loop = state.loop
-        self._conn = ServerConnection(state.config.limits, counters=state.config.counters)
+        # ``now``: a connection that never sends a byte is idle from here.
+        self._conn = ServerConnection(
+            state.config.limits, now=state.loop.time(), counters=state.config.counters
+        )
         self._transport: asyncio.Transport | None = None
         self._channel: _ProtocolChannel | None = None
         self._task: asyncio.Task[None] | None = None

@@ -147,6 +147,15 @@ def test_idle_keep_alive_connection_is_closed(start_server: Callable[..., LiveSe
     client.close()
 
 
+def test_a_silent_connection_is_closed(start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(limits=Limits(keep_alive_timeout=0.3, request_head_timeout=0.3))
+    client = server.connect()  # and never a byte
+    started = time.monotonic()
+    assert client.at_eof()
+    assert time.monotonic() - started < 5
+    client.close()
+
+
 # -- connection cap and isolation ---------------------------------------------------
 def test_connections_beyond_the_cap_get_503(start_server: Callable[..., LiveServer]) -> None:
     server = start_server(max_connections=2)
