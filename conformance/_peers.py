@@ -8,6 +8,7 @@ skipped and marked so in ``RESULTS.md`` (nothing is installed here).
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import shlex
 import socket
@@ -119,11 +120,20 @@ def run_server(server: Server, cases: Sequence[Case]) -> dict[str, list[str]] | 
         _stop(proc)
 
 
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def write_results(
     cases: Sequence[Case], results: dict[str, dict[str, list[str]] | str], path: Path
 ) -> None:
     """Write the cases x servers table with totals as Markdown."""
     names = list(results)
+    packages = sorted({s.needs for s in servers()} | {"httptools", "h11"})
+    versions = ", ".join(f"{p} {_version(p)}" for p in packages)
     lines = [
         "# Conformance results",
         "",
@@ -132,6 +142,8 @@ def write_results(
         "✓ passed, ✗ failed, - not run. ASGI echo apps cannot see the raw request-target",
         "(absolute-form arrives as origin-form), so absolute-form cases fail for ASGI",
         "servers whatever their parser does.",
+        "",
+        f"Versions: {versions}.",
         "",
         "| server | passed | failed | MUST failed |",
         "|---|---|---|---|",
