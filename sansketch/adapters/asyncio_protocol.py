@@ -71,6 +71,8 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncioProtocolServer", "HttpProtocol"]
 
+_READ = Action.READ
+
 _SERVER_HEADER = (b"server", b"sansketch")
 _READ_SIZE = 65536
 # Unread request body the driver buffers before it stops reading the socket.
@@ -194,8 +196,21 @@ class HttpProtocol(asyncio.Protocol):
             return
         events = self._conn.receive_data(data, self._loop.time())
         if events:
-            self._dispatch(events)
-        self._after_input()
+            if (
+                len(events) == 2
+                and self._channel is None
+                and type(events[0]) is RequestHead
+                and type(events[1]) is RequestEnd
+            ):
+                # The common case: one whole request without a body.
+                self._start(events[0], body_done=True)
+            else:
+                self._dispatch(events)
+        if self._conn.action is _READ and not self._paused_for_core:
+            if self._channel is None and not self._closed:
+                self._update_timer()
+        else:
+            self._after_input()
 
     def eof_received(self) -> bool:
         if self._upgrade is not None:
@@ -292,10 +307,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def with_defaults(self, headers: RawHeaders) -> list[tuple[bytes, bytes]]:
         """Response headers plus ``Date`` and ``Server`` (RFC 9110 §6.6.1)."""
-        out = list(headers)
-        out.append((b"date", date_header_value()))
-        out.append(_SERVER_HEADER)
-        return out
+        return [*headers, (b"date", date_header_value()), _SERVER_HEADER]
 
     # -- events -------------------------------------------------------------------
     def _dispatch(self, events: Iterable[Event]) -> None:
@@ -329,9 +341,10 @@ class HttpProtocol(asyncio.Protocol):
                 self._close()
                 return
 
-    def _start(self, head: RequestHead) -> None:
+    def _start(self, head: RequestHead, body_done: bool = False) -> None:
         self._seq += 1
         channel = _ProtocolChannel(self, head)
+        channel.body_done = body_done
         self._channel = channel
         task = _new_task(self._loop, self._run(head, channel, self._seq))
         # An eager task may already be done (and have started the next one).
