@@ -63,6 +63,10 @@ _LAST_CHUNK = b"0\r\n\r\n"
 _PLAIN_STATUS_LINES = {
     code: line for code, line in STATUS_LINES.items() if code >= 200 and code not in (204, 304)
 }
+_IDLE = State.IDLE
+_HEAD = Trigger.REQUEST_HEAD
+_DONE = Trigger.RESPONSE_DONE
+_DEAD = frozenset((State.ERROR, State.CLOSED, State.MUST_CLOSE))
 # (status, headers, body length, head bytes) of the last hot-path response.
 _last_head: tuple[int, Sequence[tuple[bytes, bytes]], int, bytes] = (0, [], -1, b"")
 _ERROR_STATUSES = (400, 408, 413, 414, 417, 431, 501, 505)
@@ -111,6 +115,7 @@ class ServerConnection:
         self._req: RequestHead | None = None
         self._req_complete = False
         self._simple = False
+        self._fast = False  # _simple, fully received, response not started
         self._received = 0
         self._continue_sent = False
         # The response in progress.
@@ -154,6 +159,12 @@ class ServerConnection:
             parsed.
         """
         parser = self._parser
+        if self._state in _DEAD:
+            # Sticky: after an error, or once the connection must close, no
+            # more requests are read (RFC 9112 §9.6).
+            if not data:
+                self._peer_closed = True
+            return []
         if not data:
             self._peer_closed = True
             parser.feed_eof()
@@ -196,6 +207,7 @@ class ServerConnection:
             elif kind is RequestEnd:
                 self._req_complete = True
                 self._holding = True
+                self._fast = self._simple and not self._shutting_down
                 out.append(event)
                 if i + 1 < len(events):
                     self._held.extend(events[i + 1 :])
@@ -210,11 +222,10 @@ class ServerConnection:
         return out
 
     def _start_request(self, head: RequestHead) -> None:
-        self._transition(Trigger.REQUEST_HEAD)
-        self._req_complete = False
+        self._transition(_HEAD)
+        self._fast = self._req_complete = False
         self._received = 0
         self._continue_sent = False
-        self._head_sent = False
         self._idle_since = None
         if head is self._req:
             return  # the parser reused the previous head: same facts
@@ -233,6 +244,24 @@ class ServerConnection:
         Call after a response ends: returns the held pipelined request(s),
         or ``[Upgrade(data)]`` once a 101 / CONNECT 2xx response was sent.
         """
+        held = self._held
+        if (
+            not self._holding
+            and len(held) > 1
+            and type(held[0]) is RequestHead
+            and type(held[1]) is RequestEnd
+            and self._state is _IDLE
+            and not self._discarding
+        ):
+            # Hot path: the next pipelined request is a complete bodyless one.
+            head = held.popleft()
+            self._start_request(head)  # type: ignore[arg-type]
+            self._req_complete = self._holding = True
+            self._fast = self._simple and not self._shutting_down
+            out = [head, held.popleft()]
+            if not held:
+                self._held_bytes = 0
+            return out
         state = self._state
         if state is State.SWITCHED:
             if self._upgrade_pending:
@@ -241,26 +270,10 @@ class ServerConnection:
                 data, parser.tail = parser.tail, b""
                 return [Upgrade(data)]
             return []
-        if state is State.IDLE and self._idle_since is None:
+        if state is _IDLE and self._idle_since is None:
             self._idle_since = now
-        if self._holding or not self._held or state is not State.IDLE:
+        if self._holding or not held or state is not _IDLE:
             return []
-        held = self._held
-        if (
-            len(held) > 1
-            and type(held[0]) is RequestHead
-            and type(held[1]) is RequestEnd
-            and not self._discarding
-        ):
-            # Hot path: the next pipelined request is a complete bodyless one.
-            head = held.popleft()
-            self._start_request(head)  # type: ignore[arg-type]
-            self._req_complete = True
-            self._holding = True
-            out = [head, held.popleft()]
-            if not held:
-                self._held_bytes = 0
-            return out
         out = []
         while held:
             event = held.popleft()
@@ -278,6 +291,7 @@ class ServerConnection:
             elif kind is RequestEnd:
                 self._req_complete = True
                 self._holding = True
+                self._fast = self._simple and not self._shutting_down
                 out.append(event)
                 break
             elif kind is RequestRejected:
@@ -403,6 +417,7 @@ class ServerConnection:
             return self._interim(status, headers, reason)
         head = self._head(status, headers, reason, None)
         self._head_sent = True
+        self._fast = False
         if self._state is State.RECV_REQUEST:
             self._transition(Trigger.SEND_HEAD)
         return head
@@ -527,13 +542,7 @@ class ServerConnection:
             LocalProtocolError: as ``send_head``, or a Content-Length that
                 disagrees with ``body``.
         """
-        if (
-            self._simple
-            and self._req_complete
-            and reason is None
-            and self._state is State.RECV_REQUEST
-            and not self._shutting_down
-        ):
+        if self._fast and reason is None:
             # Hot path: a keep-alive HTTP/1.1 GET-like request, fully read,
             # answered with a final status that carries a body. The general
             # path below gives the same bytes.
@@ -543,8 +552,8 @@ class ServerConnection:
             if last[0] == status and last[2] == size and last[1] == headers:
                 # Apps answer with the same status and headers again and
                 # again: reuse the head built (and checked) last time.
-                self._transition(Trigger.RESPONSE_DONE)
-                self._holding = False
+                self._transition(_DONE)
+                self._holding = self._fast = False
                 return last[3] + body if body else last[3]
             line = _PLAIN_STATUS_LINES.get(status)
             if line is not None:
@@ -562,8 +571,8 @@ class ServerConnection:
                     if head.count(b"\n") != lines or head.count(b"\r") != lines or b"\0" in head:
                         raise LocalProtocolError("CR, LF or NUL in a header value")
                     _last_head = (status, list(headers), size, head)
-                    self._transition(Trigger.RESPONSE_DONE)
-                    self._holding = False
+                    self._transition(_DONE)
+                    self._holding = self._fast = False
                     return head + body if body else head
         if status < 200 and status != 101:
             raise LocalProtocolError("send_response needs a final status")
@@ -575,7 +584,7 @@ class ServerConnection:
 
     def _end_response(self) -> None:
         parser = self._parser
-        self._head_sent = False
+        self._head_sent = self._fast = False
         if self._will_close or self._shutting_down:
             self._transition(Trigger.RESPONSE_DONE_CLOSE)
             return
@@ -604,6 +613,7 @@ class ServerConnection:
         if self.counters is not None:
             self.counters.record(error)
         state = self._state
+        self._fast = False
         if self._head_sent and state is not State.IDLE:
             # A response is under way: an error response now would corrupt it.
             if state is not State.CLOSED:
@@ -700,6 +710,7 @@ class ServerConnection:
         return DeadlineAction.NOTHING, b""
 
     def _force_close(self) -> None:
+        self._fast = False
         self._transition(Trigger.CLOSE)
 
     def start_shutdown(self, now: float) -> None:
@@ -712,6 +723,7 @@ class ServerConnection:
         lets it retry them; answering them could outlast the drain.
         """
         self._shutting_down = True
+        self._fast = False
         self._drain_deadline = now + self.limits.shutdown_timeout
         if self._state is State.IDLE:
             self._transition(Trigger.CLOSE)

@@ -78,7 +78,7 @@ class RequestRejected:
     """The peer broke the protocol (or a limit, or a deadline).
 
     The driver answers with ``conn.send_error(event)`` and closes. ``status``
-    is the status to answer with (400, 408, 413, 414, 431, 501 or 505) and
+    is the status to answer with (400, 408, 413, 414, 417, 431, 501 or 505) and
     ``reason`` a short description for logs; it is not sent to the client.
     """
 

@@ -294,3 +294,14 @@ def test_error_after_streamed_response_to_previous_request() -> None:
     (error,) = conn.next_events(0.0)
     assert isinstance(error, RequestRejected)
     assert conn.send_error(error).startswith(b"HTTP/1.1 400 ")
+
+
+def test_slow_path_response_then_request_with_body_in_flight() -> None:
+    # A response through the general path must not leave the next request
+    # (whose body is still arriving) on the hot path: it must drain or close.
+    post = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\nab"
+    conn, _ = started(GET + post)
+    conn.send_response(200, [(b"Content-Length", b"0")], b"")
+    conn.next_events(0.0)
+    out = conn.send_response(200, [], b"early")
+    assert b"Connection: close\r\n" in out and conn.action is Action.CLOSE
