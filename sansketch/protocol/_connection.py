@@ -230,13 +230,7 @@ class ServerConnection:
         if head is self._req:
             return  # the parser reused the previous head: same facts
         self._req = head
-        self._simple = (
-            head.keep_alive
-            and head.http_version == b"1.1"
-            and head.method != b"HEAD"
-            and head.method != b"CONNECT"
-            and head.upgrade is None
-        )
+        self._simple = _is_simple(head)
 
     def next_events(self, now: float) -> list[Event]:
         """Events that became available without new bytes.
@@ -255,7 +249,14 @@ class ServerConnection:
         ):
             # Hot path: the next pipelined request is a complete bodyless one.
             head = held.popleft()
-            self._start_request(head)  # type: ignore[arg-type]
+            # _start_request, inlined: this runs once per pipelined request.
+            self._state = TRANSITIONS[_IDLE, _HEAD]
+            self._received = 0
+            self._continue_sent = False
+            self._idle_since = None
+            if head is not self._req:
+                self._req = head  # type: ignore[assignment]
+                self._simple = _is_simple(head)  # type: ignore[arg-type]
             self._req_complete = self._holding = True
             self._fast = self._simple and not self._shutting_down
             out = [head, held.popleft()]
@@ -552,7 +553,7 @@ class ServerConnection:
             if last[0] == status and last[2] == size and last[1] == headers:
                 # Apps answer with the same status and headers again and
                 # again: reuse the head built (and checked) last time.
-                self._transition(_DONE)
+                self._state = TRANSITIONS[State.RECV_REQUEST, _DONE]
                 self._holding = self._fast = False
                 return last[3] + body if body else last[3]
             line = _PLAIN_STATUS_LINES.get(status)
@@ -727,3 +728,15 @@ class ServerConnection:
         self._drain_deadline = now + self.limits.shutdown_timeout
         if self._state is State.IDLE:
             self._transition(Trigger.CLOSE)
+
+
+def _is_simple(head: RequestHead) -> bool:
+    """Whether a fully read ``head`` may be answered on the hot path: a
+    keep-alive HTTP/1.1 request whose response carries its body."""
+    return (
+        head.keep_alive
+        and head.http_version == b"1.1"
+        and head.method != b"HEAD"
+        and head.method != b"CONNECT"
+        and head.upgrade is None
+    )

@@ -39,6 +39,21 @@ _LINE_OVERHEAD = 16
 # ": " and CRLF around each field line (RFC 9112 §5).
 _FIELD_OVERHEAD = 4
 _OWS = (b" ", b"\t")
+_RTSP_ONLY = frozenset(
+    (
+        b"ANNOUNCE",
+        b"DESCRIBE",
+        b"FLUSH",
+        b"GET_PARAMETER",
+        b"PAUSE",
+        b"PLAY",
+        b"RECORD",
+        b"REDIRECT",
+        b"SETUP",
+        b"SET_PARAMETER",
+        b"TEARDOWN",
+    )
+)
 # The RequestEnd of every request without trailers: events are immutable,
 # so one instance serves all (its empty list is checked before each reuse).
 _END = RequestEnd()
@@ -124,6 +139,7 @@ class RequestParser:
             # The synthetic head that resumes the body of an upgrade request
             # with a body (see ``_on_upgrade``): no event, no checks.
             self._skip_head = False
+            self._body_bytes = 0
             headers.clear()
             return
         llhttp = self._llhttp
@@ -145,6 +161,13 @@ class RequestParser:
             return
         self._headers = []  # trailers, if any, collect here
         try:
+            if method in _RTSP_ONLY:
+                # llhttp takes these only with an "RTSP/" version, which is
+                # not HTTP (RFC 9112 §2.3). It also takes "GET / RTSP/1.1",
+                # which looks like HTTP/1.1 from here: httptools does not
+                # expose the protocol name, and scanning every read for it
+                # costs more than the whole rest of the head.
+                raise RemoteProtocolError("not an HTTP request", 505)
             self._check_fields(headers, True)
             version = llhttp.get_http_version()
             raw = headers

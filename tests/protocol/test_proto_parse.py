@@ -184,6 +184,7 @@ H = b"Host: a\r\n"
         (b"GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505),
         (b"GET /\r\n\r\n", 505),
         (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
+        (b"DESCRIBE / RTSP/1.0\r\nHost: a\r\n\r\n", 505),
         # RFC 9110 §9.1: unknown method.
         (b"FOO / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
         # RFC 9110 §10.1.1: an expectation we do not support.
