@@ -25,8 +25,9 @@ Invariants: every state change is a lookup in ``TRANSITIONS``. It happens in
 ``_transition`` in ``_connection.py``, except on the two per-request hot
 paths (the next pipelined request, a cached response head), which look the
 same table up inline where the state is known, to save a call. A trigger
-missing from the table raises ``LocalProtocolError`` and changes nothing. ERROR and CLOSED are sticky: no
-trigger leads out of them except ERROR -> CLOSED.
+missing from the table raises ``LocalProtocolError`` and changes nothing.
+ERROR and CLOSED are sticky: no trigger leads out of them except
+ERROR -> CLOSED.
 
 Rules that do not fit the table sit in ``_connection.py`` beside the code,
 with the reason: whether a finished response leads to IDLE or MUST_CLOSE
