@@ -294,6 +294,34 @@ class HttpProtocol(asyncio.Protocol):
                 self._drain_waiter = self._loop.create_future()
             await self._drain_waiter
 
+    async def write_file(self, fileno: int, offset: int, count: int) -> None:
+        """Write ``count`` raw bytes of a file (already framed by the caller)."""
+        loop = self._loop
+        transport = self._transport
+        if transport is not None:
+            # loop.sendfile seeks the file object; keep the caller's fd as is.
+            with open(os.dup(fileno), "rb") as file:
+                try:
+                    # fallback=True: the loop reads and writes in pieces
+                    # itself where sendfile(2) does not apply (e.g. TLS).
+                    await loop.sendfile(transport, file, offset, count, fallback=True)
+                    return
+                except NotImplementedError:
+                    pass  # uvloop: the loop has no sendfile at all; nothing was sent
+                except (OSError, RuntimeError) as exc:
+                    raise ClientDisconnected("client went away during sendfile") from exc
+        while count > 0:
+            chunk = await loop.run_in_executor(
+                None, os.pread, fileno, min(count, _READ_SIZE), offset
+            )
+            if not chunk:
+                raise LocalProtocolError("file shrank while being sent")
+            offset += len(chunk)
+            count -= len(chunk)
+            self.write(chunk)
+            if self._write_paused:
+                await self.wait_writable()
+
     def _wake_drain(self, exc: Exception | None) -> None:
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
@@ -674,28 +702,35 @@ class _ProtocolChannel:
         proto.write(out)
 
     async def sendfile(self, fd: int | os.PathLike[str] | str, offset: int, count: int) -> None:
-        """Write part of a file as body bytes.
+        """Write ``count`` bytes of a file from ``offset`` as body bytes.
 
-        ``loop.sendfile`` (``sendfile(2)``) when the framing allows sending
-        raw file bytes, else read in pieces through ``send_body``.
+        The core frames the whole range at once (``frame_body``); the bytes
+        go out with ``loop.sendfile`` (``sendfile(2)``) where the loop has
+        it, else in pieces read off the loop's thread.
         """
+        proto = self._proto
+        conn = self._conn
+        if count <= 0 or not conn.response_has_body:
+            if self._head_bytes:
+                proto.write(self._head_bytes)
+                self._head_bytes = b""
+            return
+        prefix, suffix = conn.frame_body(count)
+        first = self._head_bytes + prefix
+        self._head_bytes = b""
+        if first:
+            proto.write(first)
         opened = not isinstance(fd, int)
         fileno = os.open(fd, os.O_RDONLY) if not isinstance(fd, int) else fd
         try:
-            remaining = count
-            loop = self._proto._loop
-            while remaining > 0:
-                chunk = await loop.run_in_executor(
-                    None, os.pread, fileno, min(remaining, _READ_SIZE), offset
-                )
-                if not chunk:
-                    raise LocalProtocolError("file shrank while being sent")
-                offset += len(chunk)
-                remaining -= len(chunk)
-                await self.send_body(chunk)
+            await proto.write_file(fileno, offset, count)
         finally:
             if opened:
                 os.close(fileno)
+        if suffix:
+            proto.write(suffix)
+        if proto._write_paused:
+            await proto.wait_writable()
 
     # -- protocol switch ----------------------------------------------------------------
     async def upgrade(self) -> tuple[UpgradedStream, bytes]:

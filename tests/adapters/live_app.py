@@ -9,6 +9,7 @@ import threading
 import anyio
 
 from sansketch.app import Application
+from sansketch.fileresponse import FileResponse
 from sansketch.request import Request
 from sansketch.response import Response, StreamResponse
 
@@ -104,6 +105,15 @@ async def echo_upgrade(request: Request) -> Response:
     return Response(text="unused: the connection was taken over")
 
 
+# Where /file/{name} serves from (a test sets it).
+files_dir = "."
+
+
+async def serve_file(request: Request) -> FileResponse:
+    """A file through the driver's ``sendfile``."""
+    return FileResponse(os.path.join(files_dir, request.match_info["name"]))
+
+
 def make_app() -> Application:
     """A fresh application (an app runs its lifecycle once)."""
     app = Application(client_max_size=64 * 1024 * 1024)
@@ -118,6 +128,7 @@ def make_app() -> Application:
     router.add_route("GET", "/fail", fail)
     router.add_route("GET", "/pid", pid)
     router.add_route("GET", "/upgrade", echo_upgrade)
+    router.add_get("/file/{name}", serve_file)  # and HEAD
     return app
 
 

@@ -10,6 +10,7 @@ import struct
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import live_app
@@ -89,6 +90,23 @@ def test_large_bodies_both_ways(server: LiveServer) -> None:
         big = client.get(server.url + "/big", params={"n": str(5 * 1024 * 1024)})
         assert len(big.content) == 5 * 1024 * 1024
         assert big.content[:10] == b"0123456789"
+
+
+def test_files_are_sent_whole_and_in_ranges(server: LiveServer, tmp_path: Path) -> None:
+    content = os.urandom(1024 * 1024 + 3)
+    (tmp_path / "data.bin").write_bytes(content)
+    live_app.files_dir = str(tmp_path)
+    with httpx.Client(timeout=TIMEOUT) as client:
+        url = server.url + "/file/data.bin"
+        assert client.get(url).content == content
+        partial = client.get(url, headers={"range": "bytes=1000-200999"})
+        assert partial.status_code == 206
+        assert partial.content == content[1000:201000]
+        head = client.head(url)
+        assert head.headers["content-length"] == str(len(content))
+        assert head.content == b""
+        # The connection is still in step after all three.
+        assert client.get(server.url + "/").text == "Hello, World!"
 
 
 def test_100_continue_is_sent_before_the_body(server: LiveServer) -> None:
