@@ -498,6 +498,7 @@ def run_app(
             )
             if exit_code:
                 raise SystemExit(exit_code)
+            say("sansketch stopped")
             return
         forced = serve(
             app,  # type: ignore[arg-type]

@@ -164,6 +164,7 @@ def test_workers_share_the_port_and_are_restarted() -> None:
         status, output = server.wait()
         assert status == 0, output
         assert "restarting" in output
+        assert "sansketch stopped" in output
         for pid in seen:
             with pytest.raises(ProcessLookupError):
                 os.kill(pid, 0)
