@@ -34,7 +34,7 @@ import os
 import socket
 import sys
 from collections import deque
-from collections.abc import Coroutine, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio
@@ -80,16 +80,9 @@ _HIGH_WATER = 256 * 1024
 _LOW_WATER = 64 * 1024
 
 
-if sys.version_info >= (3, 12):
-    # An eager task runs its first step at once: a handler that never
-    # suspends (most of them) finishes without a trip through the loop.
-    _new_task = asyncio.eager_task_factory
-else:
-
-    def _new_task(
-        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]
-    ) -> asyncio.Task[None]:
-        return loop.create_task(coro)
+# An eager task (3.12+) runs its first step at once: a handler that never
+# suspends (most of them) finishes without a trip through the event loop.
+_EAGER_TASKS = sys.version_info >= (3, 12)
 
 
 class _State:
@@ -277,9 +270,11 @@ class HttpProtocol(asyncio.Protocol):
     # -- writing ----------------------------------------------------------------
     def write(self, data: bytes) -> None:
         """Write to the transport; a closed one becomes ``ClientDisconnected``."""
-        if self._closed or self._transport is None or self._transport.is_closing():
+        # _closed is set by _close/_abort and connection_lost, so it covers
+        # a closing transport too.
+        if self._closed:
             raise ClientDisconnected("client went away while we were writing")
-        self._transport.write(data)
+        self._transport.write(data)  # type: ignore[union-attr]
 
     async def wait_writable(self) -> None:
         """Wait while the transport's write buffer is over its high-water mark.
@@ -374,7 +369,11 @@ class HttpProtocol(asyncio.Protocol):
         channel = _ProtocolChannel(self, head)
         channel.body_done = body_done
         self._channel = channel
-        task = _new_task(self._loop, self._run(head, channel, self._seq))
+        coro = self._run(head, channel, self._seq)
+        if _EAGER_TASKS:
+            task = asyncio.eager_task_factory(self._loop, coro)  # type: ignore[attr-defined,unused-ignore]
+        else:
+            task = self._loop.create_task(coro)
         # An eager task may already be done (and have started the next one).
         if not task.done():
             self._task = task
