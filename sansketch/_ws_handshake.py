@@ -32,6 +32,7 @@ __all__ = ["Handshake", "HandshakeError", "accept_key", "negotiate"]
 # RFC 6455 §1.3: the GUID appended to the key before hashing.
 _WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _SUPPORTED_VERSION = "13"
+_DEFLATE_TAIL = b"\x00\x00\xff\xff"
 
 
 class HandshakeError(Exception):
@@ -304,6 +305,47 @@ class CappedDeflate(PerMessageDeflate):
         out = self._inflate(b"\x00\x00\xff\xff")
         self._inbound_compressed = None
         return out
+
+    def inflate_whole(self, payload: bytes) -> bytes | None:
+        """Inflate a compressed message that came in one frame.
+
+        Only for a message wsproto did not start: it shares wsproto's
+        inflate context, which carries over from message to message.
+
+        Returns:
+            The message, or ``None`` when it inflates past the limit.
+
+        Raises:
+            zlib.error: the payload is not valid deflate data.
+        """
+        decompressor = self._decompressor
+        if decompressor is None:
+            decompressor = zlib.decompressobj(-self.client_max_window_bits)
+            self._decompressor = decompressor
+        limit = self._max_size
+        # RFC 7692 §7.2.2: append the tail the sender removed.
+        out = decompressor.decompress(payload + _DEFLATE_TAIL, limit + 1 if limit else 0)
+        if limit and (len(out) > limit or decompressor.unconsumed_tail):
+            return None
+        if self.client_no_context_takeover:
+            self._decompressor = None
+        return out
+
+    def deflate_whole(self, payload: bytes) -> bytes:
+        """``payload`` compressed as one message (RFC 7692 §7.2.1), tail removed.
+
+        Shares wsproto's deflate context, as ``frame_outbound`` would use it.
+        """
+        compressor = self._compressor
+        if compressor is None:
+            compressor = zlib.compressobj(
+                zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -self.server_max_window_bits
+            )
+            self._compressor = compressor
+        data = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        if self.server_no_context_takeover:
+            self._compressor = None
+        return data[:-4]
 
 
 def make_extensions(deflate: DeflateParams | None, max_size: int) -> list[Extension]:

@@ -9,6 +9,12 @@ through the request's channel and takes the connection over with
 client already sent after its request head. From then on wsproto's
 ``Connection`` turns bytes into frames and back; the driver only moves bytes.
 
+The common frame, a whole text or binary message in one masked frame, is
+read here (``_ws_frames.split_frame``) without wsproto, but only while
+wsproto holds no partial input and no unfinished message, so that its state
+is what it would be had it read the frame. Everything else goes to wsproto.
+Data messages are framed here too; control frames are wsproto's.
+
 Reading is pull-style, like the HTTP serve loop: bytes are read only inside
 ``receive()`` (and ``close()`` while it waits for the peer's close frame),
 in the task that calls it. Automatic replies (pong to a ping, the echo of a
@@ -31,8 +37,8 @@ from __future__ import annotations
 
 import enum
 import json
-import struct
 import weakref
+import zlib
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -43,14 +49,14 @@ from wsproto.events import (
     BytesMessage,
     CloseConnection,
     Event,
-    Message,
     Ping,
     Pong,
     TextMessage,
 )
 
 from ._channel import UpgradedStream
-from ._ws_handshake import HandshakeError, negotiate
+from ._ws_frames import INCOMPLETE, TOO_BIG, data_frame, split_frame
+from ._ws_handshake import CappedDeflate, HandshakeError, negotiate
 from ._ws_handshake import make_extensions as _make_extensions
 from .exceptions import HTTPBadRequest, HTTPMethodNotAllowed, HTTPUpgradeRequired
 from .response import LooseHeaders, StreamResponse
@@ -225,7 +231,18 @@ class WebSocketResponse(StreamResponse):
         self._app: Application | None = None
 
         self._conn: Connection | None = None
+        self._deflate: CappedDeflate | None = None
         self._stream: UpgradedStream | None = None
+        # Bytes for the fast path, read from _rpos on (always a frame
+        # boundary). An incomplete frame waits in _rparts until _rneed
+        # bytes are there, so a big frame is joined once, not per read.
+        self._rbuf = b""
+        self._rpos = 0
+        self._rparts: list[bytes] = []
+        self._rsize = 0
+        self._rneed = 0
+        # True from handing bytes to wsproto until it holds none again.
+        self._slow = False
         self._clock: Callable[[], float] = anyio.current_time
         # A hand-off lock: uncontended sends cost one flag test (see _send_event).
         self._sending = False
@@ -324,16 +341,17 @@ class WebSocketResponse(StreamResponse):
     def _attach(self, stream: UpgradedStream, leftover: bytes, extensions: list[Any]) -> None:
         """Start speaking WebSocket on ``stream`` (``leftover``: bytes already read)."""
         self._stream = stream
-        self._conn = Connection(
-            ConnectionType.SERVER, extensions=extensions, trailing_data=leftover
-        )
-        self._unparsed = bool(leftover)
+        self._conn = Connection(ConnectionType.SERVER, extensions=extensions)
+        for ext in extensions:
+            if isinstance(ext, CappedDeflate):
+                self._deflate = ext
+        self._rbuf = leftover
         self._reset_heartbeat()
         _open_sockets.add(self)
 
     # -- sending ------------------------------------------------------------
-    async def _send_event(self, event: Event | bytes) -> None:
-        """Send a wsproto event, or an already framed data message (bytes)."""
+    async def _send_event(self, event: Event | str | bytes) -> None:
+        """Send a wsproto event, or a data message (str or bytes) framed here."""
         conn = self._conn
         stream = self._stream
         if conn is None or stream is None:
@@ -345,12 +363,14 @@ class WebSocketResponse(StreamResponse):
         try:
             if self._closed:
                 raise ConnectionResetError("the WebSocket is closed")
-            if isinstance(event, bytes):
+            if isinstance(event, (str, bytes)):
                 if conn.state is not ConnectionState.OPEN:
                     raise ConnectionResetError("cannot send on a closing WebSocket")
-                data = event
+                # Framed (and compressed) under the lock: the deflate context
+                # is order-dependent (RFC 7692 §7.2.3), and wsproto's event
+                # path costs several microseconds more per message.
+                data = data_frame(event, self._deflate)
             else:
-                # Encode under the lock: deflate contexts are order-dependent.
                 data = conn.send(event)
             try:
                 await stream.send(data)
@@ -384,12 +404,7 @@ class WebSocketResponse(StreamResponse):
     async def _send_message(self, data: str | bytes) -> None:
         if self._closing or self._closed:
             raise ConnectionResetError("cannot send on a closing WebSocket")
-        if self._compressed:
-            await self._send_event(_message(data))
-        else:
-            # Uncompressed server frames are unmasked and simple enough to
-            # frame here; wsproto's event path costs several microseconds.
-            await self._send_event(_data_frame(data))
+        await self._send_event(data)
 
     async def send_str(self, data: str) -> None:
         """Send a text message.
@@ -495,6 +510,9 @@ class WebSocketResponse(StreamResponse):
         self._close_received.set()
         _open_sockets.discard(self)
         self._fragments = []
+        self._rbuf = b""
+        self._rparts = []
+        self._rneed = 0
         if self._stream is not None:
             with anyio.CancelScope(shield=True):
                 try:
@@ -561,14 +579,22 @@ class WebSocketResponse(StreamResponse):
             # Parse what is buffered first, one message at a time, so that
             # a close frame behind a data message is seen only after the app
             # had the chance to answer that message.
+            if self._rbuf:
+                msg = self._take_frame()
+                if msg is not None:
+                    if msg.type is WSMsgType.ERROR:
+                        await self._fail(msg.data.code, str(msg.data))
+                        continue
+                    return msg
             if self._unparsed:
                 await self._process()
                 if self._pending or self._closed:
                     continue
             deadline = until
-            for other in (self._next_ping, self._pong_deadline):
-                if other is not None and (deadline is None or other < deadline):
-                    deadline = other
+            if self._heartbeat is not None:
+                for other in (self._next_ping, self._pong_deadline):
+                    if other is not None and (deadline is None or other < deadline):
+                        deadline = other
             data_or_tick = await self._read(deadline)
             if data_or_tick is None:
                 now = clock()
@@ -585,10 +611,102 @@ class WebSocketResponse(StreamResponse):
                 return WS_CLOSED_MESSAGE
             if self._heartbeat is not None:
                 self._reset_heartbeat()
+            self._received(data_or_tick)
+
+    def _received(self, data: bytes) -> None:
+        """Queue bytes read from the peer for the fast path or for wsproto."""
+        if self._rneed:
+            # The rest of an incomplete simple frame.
+            self._rparts.append(data)
+            self._rsize += len(data)
+            if self._rsize >= self._rneed:
+                self._rbuf = b"".join(self._rparts)
+                self._rpos = 0
+                self._rparts = []
+                self._rneed = 0
+            return
+        if self._slow and not self._unparsed and self._wsproto_idle():
+            self._slow = False
+        if self._slow:
             conn = self._conn
             assert conn is not None
-            conn.receive_data(data_or_tick)
+            conn.receive_data(data)
             self._unparsed = True
+        else:
+            self._rbuf = data
+            self._rpos = 0
+
+    def _wsproto_idle(self) -> bool:
+        """Whether wsproto holds no input and no unfinished frame or message.
+
+        Reads wsproto's private parser state: there is no public way to ask.
+        Should it ever change shape, the answer is "no" and every frame
+        takes wsproto's path, slower but just as correct.
+        """
+        conn = self._conn
+        assert conn is not None
+        try:
+            proto = conn._proto
+            decoder = proto._frame_decoder
+            return (
+                not decoder.buffer.buffer
+                and decoder.header is None
+                and proto._message_decoder.opcode is None
+                and conn.state is ConnectionState.OPEN
+            )
+        except AttributeError:
+            return False
+
+    def _take_frame(self) -> WSMessage | None:
+        """The message of the simple frame at ``_rpos``, if it is one.
+
+        Returns ``None`` when more bytes are needed (kept in ``_rparts``) or
+        when the frame is not simple (then the rest of the buffer goes to
+        wsproto, to be parsed by ``_process``). A frame the fast path must
+        refuse comes back as an ERROR message carrying a ``WebSocketError``
+        with the close code to send.
+        """
+        buf = self._rbuf
+        pos = self._rpos
+        first, end, payload = split_frame(buf, pos, self._max_msg_size, self._deflate is not None)
+        if first == TOO_BIG:
+            # Refused from its header, before its payload is buffered.
+            return _error(WSCloseCode.MESSAGE_TOO_BIG, "message too big")
+        if first > TOO_BIG:
+            if end < len(buf):
+                self._rpos = end
+            else:
+                self._rbuf = b""
+            if first & 0x40:
+                assert self._deflate is not None
+                try:
+                    inflated = self._deflate.inflate_whole(payload)
+                except zlib.error:
+                    return _error(WSCloseCode.INVALID_TEXT, "invalid compressed data")
+                if inflated is None:
+                    return _error(WSCloseCode.MESSAGE_TOO_BIG, "message too big")
+                payload = inflated
+            if first & 0x01:
+                try:
+                    text = payload.decode("utf-8")
+                except UnicodeDecodeError:
+                    # RFC 6455 §8.1: invalid UTF-8 fails the connection with 1007.
+                    return _error(WSCloseCode.INVALID_TEXT, "invalid UTF-8 in a text message")
+                return WSMessage(WSMsgType.TEXT, text, "")
+            return WSMessage(WSMsgType.BINARY, payload, "")
+        rest = buf[pos:] if pos else buf
+        self._rbuf = b""
+        if first == INCOMPLETE:
+            self._rparts = [rest]
+            self._rsize = len(rest)
+            self._rneed = end
+            return None
+        conn = self._conn
+        assert conn is not None
+        conn.receive_data(rest)
+        self._slow = True
+        self._unparsed = True
+        return None
 
     async def _read(self, deadline: float | None) -> bytes | None:
         """Bytes, ``b""`` at end of stream, ``None`` when a deadline may be due."""
@@ -756,25 +874,8 @@ class WebSocketResponse(StreamResponse):
         return f"<{type(self).__name__} {state}>"
 
 
-def _data_frame(data: str | bytes) -> bytes:
-    """One unfragmented, unmasked data frame (RFC 6455 §5.2)."""
-    if isinstance(data, str):
-        first, payload = 0x81, data.encode("utf-8")
-    else:
-        first, payload = 0x82, data
-    size = len(payload)
-    if size < 126:
-        return bytes((first, size)) + payload
-    if size < 65536:
-        return struct.pack("!BBH", first, 126, size) + payload
-    return struct.pack("!BBQ", first, 127, size) + payload
-
-
-def _message(data: str | bytes) -> Message[Any]:
-    # wsproto's TextMessage/BytesMessage pick the frame opcode.
-    if isinstance(data, str):
-        return TextMessage(data=data)
-    return BytesMessage(data=data)
+def _error(code: int, reason: str) -> WSMessage:
+    return WSMessage(WSMsgType.ERROR, WebSocketError(code, reason), None)
 
 
 def _http_error(exc: HandshakeError) -> Exception:
