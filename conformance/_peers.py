@@ -8,6 +8,7 @@ skipped and marked so in ``RESULTS.md`` (nothing is installed here).
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import importlib.util
 import shlex
@@ -124,7 +125,8 @@ def _version(package: str) -> str:
     try:
         return importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
-        return "not installed"
+        module = importlib.import_module(package) if importlib.util.find_spec(package) else None
+        return str(getattr(module, "__version__", "not installed"))
 
 
 def write_results(
