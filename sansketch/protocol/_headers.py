@@ -70,13 +70,12 @@ def _split_tokens(value: bytes) -> list[bytes]:
     return [t.strip(b" \t").lower() for t in value.split(b",")]
 
 
-def check_target(method: bytes, target: bytes, host: bytes | None) -> None:
+def check_target(method: bytes, target: bytes) -> None:
     """Check the request-target form against the method (RFC 9112 §3.2).
 
     Raises:
-        RemoteProtocolError: 400 when the form does not fit the method, the
-            target carries a fragment or userinfo, or an absolute-form
-            authority disagrees with ``Host``.
+        RemoteProtocolError: 400 when the form does not fit the method, or
+            the target carries a fragment or userinfo.
     """
     first = target[:1]
     if method == b"CONNECT":
@@ -95,9 +94,9 @@ def check_target(method: bytes, target: bytes, host: bytes | None) -> None:
         if method != b"OPTIONS":
             raise RemoteProtocolError("asterisk-form target needs OPTIONS")
         return
-    # §3.2.2: absolute-form. Its authority takes precedence over Host; we
-    # require them to agree so that no two parts of a stack see different
-    # hosts (request smuggling via Host confusion).
+    # §3.2.2: absolute-form. Its authority takes precedence: the origin
+    # server MUST ignore Host (RFC 9112 §3.2.2), so a differing Host is not
+    # an error; whoever reads the head uses the target's authority.
     scheme, sep, rest = target.partition(b"://")
     if not sep or scheme.lower() not in _SCHEMES or b"#" in target:
         raise RemoteProtocolError("invalid request-target")
@@ -109,8 +108,6 @@ def check_target(method: bytes, target: bytes, host: bytes | None) -> None:
     authority = rest[:end]
     if not authority or not check_host(authority):
         raise RemoteProtocolError("invalid authority in request-target")
-    if host is not None and host.lower() != authority.lower():
-        raise RemoteProtocolError("Host disagrees with the absolute-form target")
 
 
 def build_request_head(
@@ -165,7 +162,7 @@ def build_request_head(
     if host is not None and host != last_host and not check_host(host):
         raise RemoteProtocolError("invalid Host")
     if not (target[:1] == b"/" and b"#" not in target and method != b"CONNECT"):
-        check_target(method, target, host)
+        check_target(method, target)
 
     chunked = False
     if te is not None:

@@ -18,6 +18,7 @@ read, whatever the split.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from httptools import (
@@ -99,6 +100,10 @@ class RequestParser:
         self._last_host: bytes | None = None
         self._skip_head = False
         self._heads = 0
+        self._chunk_cut = -1
+        self._line_len = 0
+        self._line_start = b""
+        self._long_extension = _long_extension(limits.max_chunk_extension_bytes)
         self._max_target = limits.max_request_line - _LINE_OVERHEAD
         self._body_in_feed = 0
         self._last_chunked = False
@@ -194,6 +199,8 @@ class RequestParser:
         self._body_bytes = 0
         self._framing_run = 0
         self.events.append(head)
+        if head.chunked and self._chunk_cut < 0:
+            self._chunk_cut = len(self.events)
 
     def _check_fields(self, fields: Headers, head: bool) -> None:
         """Header (or trailer) section count and size limits: 431."""
@@ -276,6 +283,11 @@ class RequestParser:
             return
         self._chunk_activity = False
         self._body_in_feed = 0
+        if self._chunked and self.in_message:
+            self._chunk_cut = len(self.events)
+        else:
+            self._chunk_cut = -1
+            self._line_len = 0
         fields_before = len(self._headers)
         head_was_open = self.in_head
         heads = self._heads
@@ -294,8 +306,11 @@ class RequestParser:
                 self.reject(str(err), err.status_hint)
             return
         except HttpParserInvalidMethodError:
-            # RFC 9110 §9.1: an unrecognised method gets 501.
-            self.reject("unknown method", 501)
+            # RFC 9110 §9.1 suggests 501 for a well-formed method we do not
+            # know, RFC 9112 §3 400 for a malformed request line. llhttp
+            # reports both alike and httptools gives no position to tell them
+            # apart, so we answer 400, which is right for either.
+            self.reject("invalid or unknown method")
             return
         except HttpParserInvalidURLError:
             self.reject("invalid request-target")
@@ -303,12 +318,45 @@ class RequestParser:
         except HttpParserError as exc:
             self.reject(*_classify(str(exc)))
             return
+        if self._chunk_cut >= 0 and self._long_chunk_line(data):
+            del self.events[self._chunk_cut :]
+            self.reject("chunk extension too long")
+            return
         if self.in_head:
             self._count_partial_head(data, head_was_open and heads == self._heads)
         elif self._chunked and self.in_message:
             if len(self._headers) != fields_before:
                 self._chunk_activity = True  # a trailer field line ended
             self._count_chunk_framing(len(data))
+
+    def _long_chunk_line(self, data: bytes) -> bool:
+        """Whether a chunk-size line in a chunked body read so far carries an
+        extension longer than the limit (RFC 9112 §7.1.1; Go's
+        CVE-2023-39326).
+
+        llhttp skips extensions without a callback, so we look at the lines
+        themselves, whatever the split: the line continued from the previous
+        read, the lines inside this one, and the one left open at its end. A
+        body line would have to start with hex digits and ";" and run that
+        long without CR or LF to be mistaken for one.
+        """
+        limit = self.limits.max_chunk_extension_bytes + _CHUNK_LINE_SLACK
+        first_nl = data.find(b"\n")
+        if self._line_len:
+            start = self._line_start + data[:_LINE_START]
+            length = self._line_len + (len(data) if first_nl < 0 else first_nl)
+            if length > limit and _SIZE_LINE.match(start) is not None:
+                return True
+            if first_nl < 0:
+                self._line_len = length
+                self._line_start = start[:_LINE_START]
+                return False
+        if self._long_extension.search(data) is not None:
+            return True
+        last_nl = data.rfind(b"\n")
+        self._line_len = len(data) - last_nl - 1
+        self._line_start = data[last_nl + 1 : last_nl + 1 + _LINE_START]
+        return False
 
     def _count_partial_head(self, data: bytes, same_head: bool) -> None:
         if same_head:
@@ -392,6 +440,22 @@ class RequestParser:
         self._restart()
         if tail:
             self.feed(tail)
+
+
+_EXTENSION_PATTERNS: dict[int, re.Pattern[bytes]] = {}
+_SIZE_LINE = re.compile(rb"[0-9A-Fa-f]*[ \t]*;")
+_LINE_START = 32
+
+
+def _long_extension(limit: int) -> re.Pattern[bytes]:
+    """A chunk-size line (RFC 9112 §7.1) whose extension exceeds ``limit``."""
+    pattern = _EXTENSION_PATTERNS.get(limit)
+    if pattern is None:
+        pattern = re.compile(
+            rb"(?:\A[0-9A-Fa-f]*|\n[0-9A-Fa-f]+)[ \t]*;[^\r\n]{%d}" % (limit + _CHUNK_LINE_SLACK)
+        )
+        _EXTENSION_PATTERNS[limit] = pattern
+    return pattern
 
 
 def _classify(message: str) -> tuple[str, int]:

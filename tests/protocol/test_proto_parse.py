@@ -79,6 +79,8 @@ def test_derived_fields() -> None:
         (b"*", b"OPTIONS"),
         (b"http://example.com/x?y", b"GET"),
         (b"HTTPS://EXAMPLE.com:443", b"GET"),
+        # RFC 9112 §3.2.2: the target's authority wins; Host is ignored.
+        (b"http://other.example/", b"GET"),
     ],
 )
 def test_target_forms_accepted(target: bytes, method: bytes) -> None:
@@ -172,7 +174,6 @@ H = b"Host: a\r\n"
         (b"CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         (b"CONNECT a.com HTTP/1.1\r\nHost: a.com\r\n\r\n", 400),
         (b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400),
-        (b"GET http://b.com/ HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         (b"GET http://u@a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         (b"GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         (b"GET /a#frag HTTP/1.1\r\nHost: a\r\n\r\n", 400),
@@ -185,8 +186,11 @@ H = b"Host: a\r\n"
         (b"GET /\r\n\r\n", 505),
         (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
         (b"DESCRIBE / RTSP/1.0\r\nHost: a\r\n\r\n", 505),
-        # RFC 9110 §9.1: unknown method.
-        (b"FOO / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+        # RFC 9110 §9.1 / RFC 9112 §3: unknown or malformed method.
+        (b"FOO / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GE(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b" GET / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"\x00GET / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         # RFC 9110 §10.1.1: an expectation we do not support.
         (b"GET / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n", 417),
     ],
@@ -264,6 +268,11 @@ def test_chunk_extension_limit() -> None:
     assert rejected(events) == 400
     ok = head + b"a" * 50 + b"\r\nhello\r\n0\r\n\r\n"
     assert rejected(three_ways(ok, limits)) is None
+    # Whole, split or byte by byte: the body never reaches the app.
+    long = head + b"a" * 300 + b"\r\nhello\r\n0\r\n\r\n"
+    events = three_ways(long, limits)
+    assert isinstance(events[0], RequestHead) and rejected(events) == 400
+    assert len(events) == 2
 
 
 def test_eof_mid_request_rejected_and_closes() -> None:
