@@ -229,7 +229,7 @@ async def handle_request(
         ClientDisconnected: the client went away.
         _AbortConnection: the response was started and could not be finished.
     """
-    request = Request(head, channel, app=app, client_max_size=app.client_max_size)
+    request = Request(head, channel, app=app, client_max_size=app.client_max_size, seq=seq)
     try:
         response = await app._handle(request)
         if channel.upgraded:

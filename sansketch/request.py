@@ -172,6 +172,7 @@ class Request(MutableMapping[str, object]):
         channel: the driver's channel for this request.
         app: the application answering it.
         client_max_size: the largest body ``read``/``post`` accept (413 past it).
+        seq: the 1-based position of this request on its connection.
     """
 
     def __init__(
@@ -181,7 +182,9 @@ class Request(MutableMapping[str, object]):
         *,
         app: Application | None = None,
         client_max_size: int = 1024**2,
+        seq: int = 1,
     ) -> None:
+        self._seq = seq
         self._head = head
         self._channel = channel
         self._app = app
@@ -254,6 +257,16 @@ class Request(MutableMapping[str, object]):
             return found
         major, _, minor = version.decode("ascii", "replace").partition(".")
         return int(major or 0), int(minor or 0)
+
+    @property
+    def seq(self) -> int:
+        """The 1-based position of this request on its connection."""
+        return self._seq
+
+    @property
+    def raw_target(self) -> bytes:
+        """The request-target exactly as received, as bytes."""
+        return self._head.target
 
     @property
     def raw_path(self) -> str:
