@@ -15,21 +15,22 @@ from ._contract import echo_document, echo_headers, plan_for, stream_parts
 
 async def echo(request: Request) -> StreamResponse:
     """Answer any request with the JSON description of what the app saw."""
-    head = request._head  # the raw request line and fields, exactly as received
-    plan = plan_for(head.method, head.target)
+    method = request.method.encode("latin-1")
+    plan = plan_for(method, request.raw_target)
     body = await request.read() if plan.read_body else b""
-    seq = getattr(request, "seq", None)  # 1-based index on its connection, when exposed
+    seq = request.seq
+    major, minor = request.version
     doc = echo_document(
-        method=head.method,
-        target=head.target,
-        http_version=head.http_version.decode("latin-1"),
-        headers=head.headers,
+        method=method,
+        target=request.raw_target,
+        http_version=f"{major}.{minor}",
+        headers=list(request.raw_headers),
         body=body,
         seq=seq,
     )
     headers = {
         n.decode(): v.decode("latin-1")
-        for n, v in echo_headers(plan, head.method, seq, doc)
+        for n, v in echo_headers(plan, method, seq, doc)
         if n != b"content-type"
     }
     if plan.stream:
@@ -40,7 +41,7 @@ async def echo(request: Request) -> StreamResponse:
             await resp.write(part)
         await resp.write_eof()
         return resp
-    if plan.bodyless and head.method != b"HEAD":
+    if plan.bodyless and method != b"HEAD":
         return Response(status=plan.status, headers=headers)
     return Response(body=doc, status=plan.status, headers=headers, content_type="application/json")
 
