@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import random
 import zlib
 from pathlib import Path
 from types import ModuleType
@@ -17,6 +18,7 @@ import anyio
 import pytest
 
 from sansketch._testing_ws import TestWebSocket, WSServerHandshakeError
+from sansketch._ws_frames import INCOMPLETE, SLOW, TOO_BIG, split_frame, unmask
 from sansketch._ws_handshake import HandshakeError, accept_key, negotiate
 from sansketch.app import Application
 from sansketch.request import Request
@@ -488,6 +490,12 @@ BAD_CASES: list[tuple[str, bytes, int]] = [
     ("new message inside fragmented one", frame(TEXT, b"a", fin=False) + frame(TEXT, b"b"), 1002),
     ("fragmented ping", frame(PING, b"a", fin=False) + frame(CONT, b"b"), 1002),
     ("ping payload over 125 bytes", frame(PING, b"p" * 126), 1002),
+    ("16-bit length for a short payload", b"\x81\xfe\x00\x05" + b"k" * 9, 1002),
+    (
+        "64-bit length for a 16-bit payload",
+        b"\x82\xff" + (300).to_bytes(8, "big") + b"k" * 304,
+        1002,
+    ),
     ("invalid utf-8", frame(TEXT, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xed\xa0\x80edited"), 1007),
     (
         "invalid utf-8 in a later fragment",
@@ -596,6 +604,236 @@ async def test_compressed_message_fragmented_around_a_ping() -> None:
         seen, got = await close_code_after(ws, data)
     assert seen == [("pong", b"m"), "hello hello hello"]
     assert got == 1000
+
+
+# -- the fast path: whole frames read without wsproto ----------------------------------
+
+
+def deflate(compressor: Any, payload: bytes) -> bytes:
+    """One message compressed with a running context (RFC 7692 §7.2.1)."""
+    return (compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+def plain_stream() -> tuple[bytes, list[Any]]:
+    """Simple frames mixed with frames only wsproto reads, and what they carry."""
+    data = (
+        frame(TEXT, b"plain")
+        + frame(BINARY, bytes(range(256)) * 2)  # 16-bit length
+        + frame(PING, b"p1")
+        + frame(TEXT, "κόσμε".encode())
+        + frame(TEXT, b"frag", fin=False)
+        + frame(CONT, b"mented")
+        + frame(TEXT, b"")
+        + frame(BINARY, b"after fragments")
+        + frame(PONG, b"unsolicited")
+        + frame(TEXT, b"last")
+    )
+    expected = [
+        "plain",
+        bytes(range(256)) * 2,
+        ("pong", b"p1"),
+        "κόσμε",
+        "fragmented",
+        "",
+        b"after fragments",
+        "last",
+    ]
+    return data, expected
+
+
+def compressed_stream() -> tuple[bytes, list[Any]]:
+    """Deflated one-frame messages around a deflated fragmented one.
+
+    One client context compresses them all, so the server must carry one
+    inflate context across both of its paths.
+    """
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    first = deflate(compressor, b"hello hello")
+    fragmented = deflate(compressor, b"fragmented and compressed")
+    data = (
+        frame(TEXT, first, rsv=4)
+        # RFC 7692 §6: a message may go uncompressed on a deflate connection.
+        + frame(BINARY, b"raw bytes")
+        + frame(PING, b"p")
+        + frame(TEXT, fragmented[:4], fin=False, rsv=4)
+        + frame(CONT, fragmented[4:])
+        + frame(TEXT, deflate(compressor, b"hello hello again"), rsv=4)
+        + frame(BINARY, deflate(compressor, b"\x00" * 5000), rsv=4)
+    )
+    expected = [
+        "hello hello",
+        b"raw bytes",
+        ("pong", b"p"),
+        "fragmented and compressed",
+        "hello hello again",
+        b"\x00" * 5000,
+    ]
+    return data, expected
+
+
+def chunks(data: bytes, how: str) -> list[bytes]:
+    if how == "whole":
+        return [data]
+    if how == "every byte":
+        return [data[i : i + 1] for i in range(len(data))]
+    rng = random.Random(how)
+    pieces, pos = [], 0
+    while pos < len(data):
+        step = rng.randint(1, 40)
+        pieces.append(data[pos : pos + step])
+        pos += step
+    return pieces
+
+
+SPLITS = ["whole", "every byte", "random 1", "random 2", "random 3"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("how", SPLITS)
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "deflate"])
+async def test_frames_split_anywhere_give_the_same_messages(how: str, compress: bool) -> None:
+    data, expected = compressed_stream() if compress else plain_stream()
+    server = EchoServer()
+    async with TestClient(server.app) as client, client.ws_connect("/ws", compress=compress) as ws:
+        for piece in chunks(data, how):
+            await ws.send_frame(piece)
+        seen, code = await close_code_after(ws, frame(CLOSE, close_payload(1000)))
+    assert seen == expected
+    assert code == 1000
+
+
+@pytest.mark.anyio
+async def test_fast_path_waits_while_wsproto_holds_an_unfinished_message() -> None:
+    server = EchoServer()
+    async with TestClient(server.app) as client, client.ws_connect("/ws", compress=False) as ws:
+        # Each frame in its own read: the simple frames must not overtake
+        # (or slip into) the fragmented message wsproto is assembling.
+        for piece in (
+            frame(TEXT, b"one, ", fin=False),
+            frame(CONT, b"two, ", fin=False),
+            frame(PING, b"between"),
+            frame(CONT, b"three"),
+            frame(TEXT, b"simple again"),
+        ):
+            await ws.send_frame(piece)
+        assert (await ws.receive()).data == b"between"  # the pong
+        assert await ws.receive_str() == "one, two, three"
+        assert await ws.receive_str() == "simple again"
+        # A ping cut inside its header: wsproto holds two bytes, and the rest
+        # (masking key 81 82 00 00, then payload) reads like a text frame.
+        key, payload = b"\x81\x82\x00\x00", b"ping data"
+        await ws.send_frame(bytes([0x80 | PING, 0x80 | len(payload)]))
+        await ws.send_frame(key + bytes(b ^ key[i % 4] for i, b in enumerate(payload)))
+        assert (await ws.receive()).data == payload
+        await ws.send_frame(frame(TEXT, b"a", fin=False))
+        _, code = await close_code_after(ws, frame(TEXT, b"new message inside"))
+    assert code == WSCloseCode.PROTOCOL_ERROR  # RFC 6455 §5.4
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("size", [0, 1, 3, 4, 5, 125, 126, 65535, 65536])
+async def test_payloads_of_every_length_class_are_unmasked(size: int) -> None:
+    payload = bytes((i * 7 + 3) % 256 for i in range(size))
+    server = EchoServer()
+    async with TestClient(server.app) as client, client.ws_connect("/ws", compress=False) as ws:
+        await ws.send_frame(frame(BINARY, payload))
+        assert await ws.receive_bytes() == payload
+
+
+def test_unmask_matches_the_rfc_definition() -> None:
+    rng = random.Random(6455)
+    for size in [*range(10), 125, 1000, 4099]:
+        data = rng.randbytes(size)
+        key = rng.randbytes(4)
+        # RFC 6455 §5.3: octet i XOR masking-key octet i MOD 4.
+        assert unmask(data, key) == bytes(b ^ key[i % 4] for i, b in enumerate(data))
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"", (INCOMPLETE, 6, b"")),
+        (b"\x81", (INCOMPLETE, 6, b"")),
+        (frame(TEXT, b"abc")[:5], (INCOMPLETE, 9, b"")),
+        (frame(TEXT, b"x" * 300)[:3], (INCOMPLETE, 8, b"")),
+        (frame(TEXT, b"x" * 300)[:9], (INCOMPLETE, 308, b"")),
+        (frame(BINARY, b"x" * 70000)[:9], (INCOMPLETE, 14, b"")),
+        (frame(TEXT, b"abc"), (0x81, 9, b"abc")),
+        (frame(BINARY, b"abc") + b"more", (0x82, 9, b"abc")),
+        (frame(TEXT, b"abc", mask=False), (SLOW, 0, b"")),
+        (frame(TEXT, b"abc", fin=False), (SLOW, 0, b"")),
+        (frame(CONT, b"abc"), (SLOW, 0, b"")),
+        (frame(PING, b""), (SLOW, 0, b"")),
+        (frame(TEXT, b"abc", rsv=4), (SLOW, 0, b"")),  # no deflate negotiated
+        (frame(TEXT, b"abc", rsv=2), (SLOW, 0, b"")),
+        (b"\x81\xfe\x00\x05" + b"k" * 9, (SLOW, 0, b"")),  # 16-bit length for 5
+        (b"\x82\xff" + (300).to_bytes(8, "big") + b"k" * 304, (SLOW, 0, b"")),
+        (b"\x82\xff" + (1 << 63 | 70000).to_bytes(8, "big"), (SLOW, 0, b"")),
+        (frame(BINARY, b"x" * 1025)[:8], (TOO_BIG, 1025, b"")),
+    ],
+)
+def test_split_frame_takes_only_simple_frames(data: bytes, expected: tuple[Any, ...]) -> None:
+    assert split_frame(data, 0, 1024, False) == expected
+    # The same frame further into a buffer reads the same.
+    first, end, payload = split_frame(b"junk" + data, 4, 1024, False)
+    assert (first, end - 4 if first > TOO_BIG else end, payload) == expected
+
+
+def test_split_frame_leaves_big_compressed_frames_to_wsproto() -> None:
+    big = frame(TEXT, b"x" * 2000, rsv=4)
+    assert split_frame(big, 0, 1024, True) == (SLOW, 0, b"")
+    assert split_frame(frame(TEXT, b"x" * 20, rsv=4), 0, 1024, True)[0] == 0xC1
+
+
+@pytest.mark.anyio
+async def test_oversize_frame_is_refused_from_its_header_alone() -> None:
+    server = EchoServer(max_msg_size=1024)
+    async with TestClient(server.app) as client, client.ws_connect("/ws", compress=False) as ws:
+        # Header and masking key only: the payload is never sent, nor waited for.
+        _, code = await close_code_after(ws, frame(BINARY, b"x" * 5000)[:8])
+    assert code == WSCloseCode.MESSAGE_TOO_BIG
+    assert server.sockets[0].close_code == 1009
+
+
+@pytest.mark.anyio
+async def test_compressed_frames_within_and_past_the_limit() -> None:
+    server = EchoServer(max_msg_size=1024)
+    noise = random.Random(7).randbytes(1024)
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    squeezed = deflate(compressor, noise)
+    assert len(squeezed) > 1024  # noise does not compress: wsproto's path
+    async with TestClient(server.app) as client, client.ws_connect("/ws", compress=True) as ws:
+        await ws.send_frame(frame(BINARY, squeezed, rsv=4))
+        assert await ws.receive_bytes() == noise
+        await ws.send_frame(frame(TEXT, deflate(compressor, b"fits"), rsv=4))
+        assert await ws.receive_str() == "fits"
+        _, code = await close_code_after(
+            ws, frame(BINARY, deflate(compressor, b"y" * 1025), rsv=4)
+        )
+    assert code == WSCloseCode.MESSAGE_TOO_BIG
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "payload",
+    [b"\xff\xfe\xfd", deflate(zlib.compressobj(-1, zlib.DEFLATED, -15), b"\xce\xba\xff")],
+    ids=["not deflate data", "inflates to invalid utf-8"],
+)
+async def test_bad_compressed_text_closes_with_1007(payload: bytes) -> None:
+    server = EchoServer()
+    async with TestClient(server.app) as client, client.ws_connect("/ws", compress=True) as ws:
+        _, code = await close_code_after(ws, frame(TEXT, payload, rsv=4))
+    assert code == WSCloseCode.INVALID_TEXT
+
+
+@pytest.mark.anyio
+async def test_close_behind_a_message_in_the_same_read_comes_after_the_echo() -> None:
+    server = EchoServer()
+    async with TestClient(server.app) as client, client.ws_connect("/ws", compress=False) as ws:
+        data = frame(TEXT, b"first") + frame(TEXT, b"second") + frame(CLOSE, close_payload(1000))
+        seen, code = await close_code_after(ws, data)
+    assert seen == ["first", "second"]
+    assert code == 1000
 
 
 # -- shutdown ---------------------------------------------------------------------------
