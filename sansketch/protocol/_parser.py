@@ -101,6 +101,8 @@ class RequestParser:
         self._skip_head = False
         self._heads = 0
         self._chunk_cut = -1
+        self._method_text: bytes | None = b""
+        self._pending_method: bytes | None = None
         self._line_len = 0
         self._line_start = b""
         self._long_extension = _long_extension(limits.max_chunk_extension_bytes)
@@ -273,14 +275,19 @@ class RequestParser:
     def reject(self, message: str, status: int = 400) -> None:
         """Stop for good, appending ``RequestRejected``."""
         self.stopped = True
+        self._pending_method = None
         self.events.append(RequestRejected(status, message))
 
     def feed(self, data: bytes) -> None:
         """Parse ``data``, appending events; never raises for peer errors."""
+        if self._pending_method is not None:
+            self._classify_method(self._pending_method + data)
+            return
         if self.stopped:
             if self.upgraded:
                 self.tail += data
             return
+        at_start = self.in_message
         self._chunk_activity = False
         self._body_in_feed = 0
         if self._chunked and self.in_message:
@@ -306,11 +313,17 @@ class RequestParser:
                 self.reject(str(err), err.status_hint)
             return
         except HttpParserInvalidMethodError:
-            # RFC 9110 §9.1 suggests 501 for a well-formed method we do not
-            # know, RFC 9112 §3 400 for a malformed request line. llhttp
-            # reports both alike and httptools gives no position to tell them
-            # apart, so we answer 400, which is right for either.
-            self.reject("invalid or unknown method")
+            # RFC 9110 §9.1: 501 for a well-formed method we do not know;
+            # RFC 9112 §3: 400 for a malformed request line. llhttp reports
+            # both alike and httptools gives no position, so we look at the
+            # message's first bytes when we know where it started: no request
+            # ended earlier in this read. Else (garbage after pipelined
+            # requests) 400.
+            carry = self._method_text if at_start else b""
+            if heads == self._heads and carry is not None:
+                self._classify_method(carry + (data if at_start else data.lstrip(b"\r\n")))
+            else:
+                self.reject("invalid method")
             return
         except HttpParserInvalidURLError:
             self.reject("invalid request-target")
@@ -323,11 +336,32 @@ class RequestParser:
             self.reject("chunk extension too long")
             return
         if self.in_head:
+            if not self._url:
+                # Still in the method: keep its bytes in case llhttp refuses
+                # it in a later read (see the InvalidMethod case above).
+                if heads != self._heads:
+                    self._method_text = None  # its start is not known
+                else:
+                    base = self._method_text if at_start else b""
+                    if base is not None:
+                        more = data if at_start else data.lstrip(b"\r\n")
+                        self._method_text = (base + more)[:_METHOD_MAX]
             self._count_partial_head(data, head_was_open and heads == self._heads)
         elif self._chunked and self.in_message:
             if len(self._headers) != fields_before:
                 self._chunk_activity = True  # a trailer field line ended
             self._count_chunk_framing(len(data))
+
+    def _classify_method(self, text: bytes) -> None:
+        """Reject an unknown method: 501 if well formed, else 400; wait for
+        more bytes while ``text`` is all token characters so far."""
+        self._pending_method = None
+        if _METHOD_AND_SPACE.match(text) is not None:
+            self.reject("unknown method", 501)
+        elif len(text) < _METHOD_MAX and _TOKEN_SO_FAR.fullmatch(text) is not None:
+            self._pending_method = text
+        else:
+            self.reject("invalid method")
 
     def _long_chunk_line(self, data: bytes) -> bool:
         """Whether a chunk-size line in a chunked body read so far carries an
@@ -426,7 +460,7 @@ class RequestParser:
         """The peer closed: a request cut short becomes ``RequestRejected``."""
         if self.stopped:
             return
-        if self.in_message:
+        if self.in_message or self._pending_method is not None:
             self.reject("connection closed mid-request")
         else:
             self.stopped = True
@@ -445,6 +479,10 @@ class RequestParser:
 _EXTENSION_PATTERNS: dict[int, re.Pattern[bytes]] = {}
 _SIZE_LINE = re.compile(rb"[0-9A-Fa-f]*[ \t]*;")
 _LINE_START = 32
+# RFC 9112 §3: method = token, then SP.
+_METHOD_AND_SPACE = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+ ")
+_TOKEN_SO_FAR = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]*")
+_METHOD_MAX = 64
 
 
 def _long_extension(limit: int) -> re.Pattern[bytes]:

@@ -187,8 +187,10 @@ H = b"Host: a\r\n"
         (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
         (b"DESCRIBE / RTSP/1.0\r\nHost: a\r\n\r\n", 505),
         # RFC 9110 §9.1 / RFC 9112 §3: unknown or malformed method.
-        (b"FOO / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"FOO / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+        (b"\r\nBREW / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
         (b"GE(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n\x01\x02garbage\r\n\r\n", 400),
         (b" GET / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         (b"\x00GET / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         # RFC 9110 §10.1.1: an expectation we do not support.
