@@ -41,7 +41,7 @@ import weakref
 import zlib
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 import anyio
 from wsproto.connection import Connection, ConnectionState, ConnectionType
@@ -125,6 +125,13 @@ class WSMessage(NamedTuple):
 
 
 WS_CLOSED_MESSAGE = WSMessage(WSMsgType.CLOSED, None, None)
+# The hot path builds messages with tuple.__new__: NamedTuple's own __new__
+# is a Python function, a fifth of the cost of a small echo.
+_new_message = tuple.__new__
+_TEXT = WSMsgType.TEXT
+_BINARY = WSMsgType.BINARY
+_ERROR = WSMsgType.ERROR
+_END_TYPES = frozenset((WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED))
 WS_CLOSING_MESSAGE = WSMessage(WSMsgType.CLOSING, None, None)
 
 
@@ -350,8 +357,8 @@ class WebSocketResponse(StreamResponse):
         _open_sockets.add(self)
 
     # -- sending ------------------------------------------------------------
-    async def _send_event(self, event: Event | str | bytes) -> None:
-        """Send a wsproto event, or a data message (str or bytes) framed here."""
+    async def _send_event(self, event: Event) -> None:
+        """Send a wsproto event (a control frame)."""
         conn = self._conn
         stream = self._stream
         if conn is None or stream is None:
@@ -363,26 +370,52 @@ class WebSocketResponse(StreamResponse):
         try:
             if self._closed:
                 raise ConnectionResetError("the WebSocket is closed")
-            if isinstance(event, (str, bytes)):
-                if conn.state is not ConnectionState.OPEN:
-                    raise ConnectionResetError("cannot send on a closing WebSocket")
-                # Framed (and compressed) under the lock: the deflate context
-                # is order-dependent (RFC 7692 §7.2.3), and wsproto's event
-                # path costs several microseconds more per message.
-                data = data_frame(event, self._deflate)
-            else:
-                data = conn.send(event)
+            frame = conn.send(event)
             try:
-                await stream.send(data)
+                await stream.send(frame)
             except _STREAM_ERRORS as exc:
-                self._lost(exc)
-                await self._abort()
-                raise ConnectionResetError("the peer went away") from exc
+                await self._lost_while_sending(exc)
         finally:
             if self._send_queue:
                 self._send_queue.popleft().set()  # hand the turn over, still held
             else:
                 self._sending = False
+
+    async def _send_data(self, data: str | bytes) -> None:
+        """Send a data message, framed (and compressed) here under the send turn.
+
+        wsproto's event path costs several microseconds more per message;
+        the deflate context is order-dependent (RFC 7692 §7.2.3), hence the
+        framing under the turn.
+        """
+        stream = self._stream
+        if stream is None:
+            raise RuntimeError("call prepare() first")
+        if self._closing or self._closed:
+            raise ConnectionResetError("cannot send on a closing WebSocket")
+        if self._sending:
+            await self._wait_send_turn()
+        else:
+            self._sending = True
+        try:
+            # Every way out of OPEN sets _closing first (or _closed).
+            if self._closing or self._closed:
+                raise ConnectionResetError("cannot send on a closing WebSocket")
+            frame = data_frame(data, self._deflate)
+            try:
+                await stream.send(frame)
+            except _STREAM_ERRORS as exc:
+                await self._lost_while_sending(exc)
+        finally:
+            if self._send_queue:
+                self._send_queue.popleft().set()  # hand the turn over, still held
+            else:
+                self._sending = False
+
+    async def _lost_while_sending(self, exc: BaseException) -> NoReturn:
+        self._lost(exc)
+        await self._abort()
+        raise ConnectionResetError("the peer went away") from exc
 
     async def _wait_send_turn(self) -> None:
         """Wait until a sender hands over the turn (FIFO)."""
@@ -401,11 +434,6 @@ class WebSocketResponse(StreamResponse):
                 self._send_queue.remove(turn)
             raise
 
-    async def _send_message(self, data: str | bytes) -> None:
-        if self._closing or self._closed:
-            raise ConnectionResetError("cannot send on a closing WebSocket")
-        await self._send_event(data)
-
     async def send_str(self, data: str) -> None:
         """Send a text message.
 
@@ -415,7 +443,7 @@ class WebSocketResponse(StreamResponse):
         """
         if not isinstance(data, str):
             raise TypeError(f"data argument must be str ({type(data)!r})")
-        await self._send_message(data)
+        await self._send_data(data)
 
     async def send_bytes(self, data: bytes | bytearray | memoryview) -> None:
         """Send a binary message.
@@ -426,7 +454,7 @@ class WebSocketResponse(StreamResponse):
         """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data argument must be byte-ish ({type(data)!r})")
-        await self._send_message(bytes(data))
+        await self._send_data(bytes(data))
 
     async def send_json(self, data: Any, *, dumps: Callable[[Any], str] = json.dumps) -> None:
         """Send ``data`` serialised as JSON in a text message."""
@@ -571,6 +599,8 @@ class WebSocketResponse(StreamResponse):
     async def _receive(self, timeout: float | None) -> WSMessage:
         clock = self._clock
         until = clock() + timeout if timeout is not None else None
+        stream = self._stream
+        assert stream is not None
         while True:
             if self._pending:
                 return self._pending.popleft()
@@ -582,7 +612,7 @@ class WebSocketResponse(StreamResponse):
             if self._rbuf:
                 msg = self._take_frame()
                 if msg is not None:
-                    if msg.type is WSMsgType.ERROR:
+                    if msg[0] is _ERROR:
                         await self._fail(msg.data.code, str(msg.data))
                         continue
                     return msg
@@ -590,13 +620,20 @@ class WebSocketResponse(StreamResponse):
                 await self._process()
                 if self._pending or self._closed:
                     continue
-            deadline = until
-            if self._heartbeat is not None:
+            data: bytes | None
+            if until is None and self._heartbeat is None:
+                # No deadline to watch: skip _read's timer.
+                try:
+                    data = await stream.receive()
+                except _STREAM_ERRORS:
+                    data = b""
+            else:
+                deadline = until
                 for other in (self._next_ping, self._pong_deadline):
                     if other is not None and (deadline is None or other < deadline):
                         deadline = other
-            data_or_tick = await self._read(deadline)
-            if data_or_tick is None:
+                data = await self._read(deadline)
+            if data is None:
                 now = clock()
                 if self._pong_deadline is not None and now >= self._pong_deadline:
                     await self._heartbeat_failed()
@@ -605,16 +642,20 @@ class WebSocketResponse(StreamResponse):
                 elif until is not None and now >= until:
                     raise TimeoutError("no WebSocket message within the receive timeout")
                 continue
-            if not data_or_tick:
+            if not data:
                 self._lost()
                 await self._abort()
                 return WS_CLOSED_MESSAGE
             if self._heartbeat is not None:
                 self._reset_heartbeat()
-            self._received(data_or_tick)
+            if self._rneed or self._slow:
+                self._received(data)
+            else:
+                self._rbuf = data
+                self._rpos = 0
 
     def _received(self, data: bytes) -> None:
-        """Queue bytes read from the peer for the fast path or for wsproto."""
+        """Queue bytes read while a frame is incomplete or wsproto is busy."""
         if self._rneed:
             # The rest of an incomplete simple frame.
             self._rparts.append(data)
@@ -692,8 +733,8 @@ class WebSocketResponse(StreamResponse):
                 except UnicodeDecodeError:
                     # RFC 6455 §8.1: invalid UTF-8 fails the connection with 1007.
                     return _error(WSCloseCode.INVALID_TEXT, "invalid UTF-8 in a text message")
-                return WSMessage(WSMsgType.TEXT, text, "")
-            return WSMessage(WSMsgType.BINARY, payload, "")
+                return _new_message(WSMessage, (_TEXT, text, ""))
+            return _new_message(WSMessage, (_BINARY, payload, ""))
         rest = buf[pos:] if pos else buf
         self._rbuf = b""
         if first == INCOMPLETE:
@@ -835,7 +876,7 @@ class WebSocketResponse(StreamResponse):
 
     async def __anext__(self) -> WSMessage:
         msg = await self.receive()
-        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+        if msg[0] in _END_TYPES:
             raise StopAsyncIteration
         return msg
 
