@@ -748,18 +748,20 @@ class _ProtocolChannel:
 class _UpgradedProtocolStream:
     """The raw connection of an ``HttpProtocol`` after a protocol switch."""
 
-    __slots__ = ("_buffer", "_eof", "_proto", "_waiter")
+    __slots__ = ("_buffer", "_eof", "_paused", "_proto", "_waiter")
 
     def __init__(self, proto: HttpProtocol) -> None:
         self._proto = proto
         self._buffer: deque[bytes] = deque()
         self._eof = False
+        self._paused = False
         self._waiter: asyncio.Future[None] | None = None
 
     def feed(self, data: bytes) -> None:
         if data:
             self._buffer.append(data)
             if len(self._buffer) > 16:
+                self._paused = True
                 self._proto._pause_reading()
         else:
             self._eof = True
@@ -775,14 +777,17 @@ class _UpgradedProtocolStream:
             self._waiter = self._proto._loop.create_future()
             await self._waiter
         data = self._buffer.popleft()
-        if not self._buffer:
+        if self._paused and not self._buffer:
+            self._paused = False
             self._proto._resume_reading()
         return data
 
     async def send(self, data: bytes) -> None:
         """Write all of ``data``, waiting while the transport is congested."""
-        self._proto.write(data)
-        await self._proto.wait_writable()
+        proto = self._proto
+        proto.write(data)
+        if proto._write_paused:  # a coroutine less per message otherwise
+            await proto.wait_writable()
 
     async def aclose(self) -> None:
         """Close the connection."""
