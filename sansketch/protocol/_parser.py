@@ -92,6 +92,7 @@ class RequestParser:
         self._prev_head: RequestHead | None = None
         self._prev_raw: Headers = []
         self._prev_version = ""
+        self._version_by_keep_alive = False
         self._keep_alive = True
         self._chunked = False
         self._body_bytes = 0
@@ -157,7 +158,13 @@ class RequestParser:
             and headers == self._prev_raw
             and url == prev.target
             and method == prev.method
-            and llhttp.get_http_version() == self._prev_version
+            and (
+                # Without a Connection field, llhttp's keep-alive verdict is
+                # true for HTTP/1.1 only: a cheap stand-in for the version,
+                # which httptools formats as a string on every call.
+                (self._version_by_keep_alive and llhttp.should_keep_alive())
+                or llhttp.get_http_version() == self._prev_version
+            )
         ):
             # A keep-alive client repeating its previous head exactly (the
             # common pipelined case): same checks, same outcome, same event.
@@ -196,6 +203,9 @@ class RequestParser:
         self._prev_head = head
         self._prev_raw = raw
         self._prev_version = version
+        self._version_by_keep_alive = head.http_version == b"1.1" and not any(
+            len(n) == 10 and n.lower() == b"connection" for n, _ in raw
+        )
         self._keep_alive = head.keep_alive
         self._chunked = head.chunked
         self._body_bytes = 0

@@ -299,3 +299,23 @@ def test_bytes_after_close_request_are_ignored() -> None:
     data = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGARBAGE\r\n\r\n"
     events = three_ways(data)
     assert [type(e) for e in events] == [RequestHead, RequestEnd]
+
+
+def test_repeated_head_with_other_version_is_not_confused() -> None:
+    # The parser reuses the previous head when a client repeats it; the
+    # version must still be checked, with or without a Connection field.
+    for extra in (b"", b"Connection: keep-alive\r\n", b"Connection: close\r\n"):
+        v11 = b"GET / HTTP/1.1\r\nHost: a\r\n" + extra + b"\r\n"
+        v10 = v11.replace(b"HTTP/1.1", b"HTTP/1.0")
+        v20 = v11.replace(b"HTTP/1.1", b"HTTP/2.0")
+        for first, second in ((v11, v10), (v10, v11), (v11, v20)):
+            if b"close" in first or (first is v10 and not extra):
+                continue  # nothing is read after a request that closes
+            events, _ = feed([first + second])
+            heads = [e for e in events if isinstance(e, RequestHead)]
+            if second is v20:
+                assert rejected(events) == 505
+            else:
+                assert [h.http_version for h in heads] == [first[11:14], second[11:14]]
+                if second is v10 and not extra:
+                    assert not heads[1].keep_alive
