@@ -102,6 +102,8 @@ class RequestParser:
         self._skip_head = False
         self._heads = 0
         self._chunk_cut = -1
+        self._te_line: tuple[bytes, bytes] | None = None
+        self._head_carry = b""
         self._method_text: bytes | None = b""
         self._pending_method: bytes | None = None
         self._line_len = 0
@@ -213,6 +215,14 @@ class RequestParser:
         self.events.append(head)
         if head.chunked and self._chunk_cut < 0:
             self._chunk_cut = len(self.events)
+        if head.chunked:
+            for name, value in raw:
+                if len(name) == 17 and b"\t" in value[len(value.rstrip(b" \t")) :]:
+                    # llhttp refuses "chunked<HTAB>" although OWS is not part
+                    # of the value (RFC 9112 §5.1); stop it here and resume
+                    # the body behind a clean head (see _resume_chunked).
+                    self._te_line = (name, value)
+                    raise _Stop
 
     def _check_fields(self, fields: Headers, head: bool) -> None:
         """Header (or trailer) section count and size limits: 431."""
@@ -314,13 +324,15 @@ class RequestParser:
             self._on_upgrade(data, exc.args[0])
             return
         except HttpParserCallbackError:
-            # One of our callbacks raised _Stop: either a rule broke
-            # (``_error``) or a request ended with "close" (bytes after it
-            # are ignored).
+            # One of our callbacks raised _Stop: a rule broke (``_error``), a
+            # request ended with "close" (bytes after it are ignored), or a
+            # chunked body must be resumed (``_te_line``).
             err = self._error
             if err is not None:
                 self._error = None
                 self.reject(str(err), err.status_hint)
+            elif self._te_line is not None:
+                self._resume_chunked(data, head_was_open)
             return
         except HttpParserInvalidMethodError:
             # RFC 9110 §9.1: 501 for a well-formed method we do not know;
@@ -346,6 +358,8 @@ class RequestParser:
             self.reject("chunk extension too long")
             return
         if self.in_head:
+            # The empty line ending a head may straddle reads (_resume_chunked).
+            self._head_carry = ((self._head_carry if head_was_open else b"") + data)[-3:]
             if not self._url:
                 # Still in the method: keep its bytes in case llhttp refuses
                 # it in a later read (see the InvalidMethod case above).
@@ -361,6 +375,38 @@ class RequestParser:
             if len(self._headers) != fields_before:
                 self._chunk_activity = True  # a trailer field line ended
             self._count_chunk_framing(len(data))
+
+    def _resume_chunked(self, data: bytes, head_was_open: bool) -> None:
+        """Parse the chunked body of the head that just ended with a fresh
+        llhttp, primed with a synthetic head (whose event is suppressed).
+
+        The body starts after the empty line that ends the head: the first
+        one after its Transfer-Encoding line when that line is in this read,
+        else (the head began in an earlier read) the first in this read.
+        """
+        name, value = self._te_line or (b"", b"")
+        self._te_line = None
+        carry = self._head_carry if head_was_open else b""
+        window = carry + data
+        line = window.find(b"\r\n" + name + b":")
+        if line >= 0:
+            line = window.find(value + b"\r\n", line)
+        end = window.find(b"\r\n\r\n", max(line, 0))
+        if end < 0:
+            self.reject("cannot locate the end of the head")
+            return
+        body = data[end + 4 - len(carry) :]
+        keep_alive = self._keep_alive
+        self._restart()
+        self._skip_head = True
+        conn = b"" if keep_alive else b"Connection: close\r\n"
+        synthetic = b"POST / HTTP/1.1\r\nHost: x\r\n%sTransfer-Encoding: chunked\r\n\r\n" % conn
+        self._llhttp.feed_data(synthetic)
+        self._keep_alive = keep_alive
+        self._chunked = True
+        self._chunk_cut = len(self.events)
+        if body:
+            self.feed(body)
 
     def _classify_method(self, text: bytes) -> None:
         """Reject an unknown method: 501 if well formed, else 400; wait for

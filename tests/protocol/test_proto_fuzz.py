@@ -29,6 +29,7 @@ SEEDS = [
     b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n",
     b"OPTIONS * HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi",
     b"GET http://a/b HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\t\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
 ]
 SPICE = [b"\r", b"\n", b"\r\n", b"\x00", b" ", b":", b";", b",", b"\t", b"0", b"f", b"\xff", b"-"]
 LIMITS = Limits(

@@ -46,6 +46,22 @@ def test_chunked_body_with_trailers_and_extension() -> None:
     assert end == RequestEnd([(b"X-Sum", b"1"), (b"X-B", b"2")])
 
 
+def test_transfer_encoding_with_trailing_tab() -> None:
+    # RFC 9112 §5.1: OWS (SP or HTAB) around a value is not part of it.
+    data = (
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked \t\r\nX: 1\r\n\r\n"
+        b"5\r\nhello\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\n\r\n"
+    )
+    events = three_ways(data)
+    assert isinstance(events[0], RequestHead) and events[0].chunked
+    assert events[1:3] == [BodyData(b"hello"), RequestEnd()]
+    assert isinstance(events[3], RequestHead) and events[3].target == b"/next"
+    assert len(events) == 5
+    # After a pipelined request in the same read, too.
+    events = three_ways(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n" + data)
+    assert [type(e) for e in events][:4] == [RequestHead, RequestEnd, RequestHead, BodyData]
+
+
 def test_pipelined_requests_all_answered() -> None:
     one = b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\n"
     two = b"POST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"
