@@ -5,11 +5,19 @@ What it does
 Starts each server below on 127.0.0.1 (pinned to CPU 0 with ``taskset`` when
 there are two CPUs or more), checks that it echoes, then runs a lean client
 (pinned to CPU 1): ``--connections`` WebSockets, each sending one small text
-message (``--size`` bytes, masked, uncompressed: the client offers no
-extension) and waiting for its echo before sending the next. Rounds are
-interleaved over the servers and the median of the rounds is reported as
-round trips per second, with the server's CPU microseconds per round trip
-(utime + stime from ``/proc/PID/stat``).
+message (``--size`` bytes, masked) and waiting for its echo before sending the
+next. Rounds are interleaved over the servers and the median of the rounds is
+reported as round trips per second, with the server's CPU microseconds per
+round trip (utime + stime from ``/proc/PID/stat``).
+
+Two modes, each its own table:
+
+* ``deflate``: the client offers ``permessage-deflate; client_max_window_bits``
+  as the ``websockets`` and aiohttp clients do by default, every server
+  accepts it, so each message is inflated and each echo deflated (RFC 7692).
+  The client sends one frame compressed on its own (valid in any inflate
+  context) again and again, and reads the replies' lengths from their headers.
+* ``plain``: the client offers no extension; nothing is compressed.
 
 Every server runs the same echo: a text message comes back as text.
 
@@ -50,12 +58,14 @@ import statistics
 import subprocess
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SERVERS = ["sansketch-uvloop", "sansketch-asyncio", "sansketch-trio", "aiohttp", "uvicorn"]
 HEADING = "## WebSocket"
+MODES = ["deflate", "plain"]
 
 
 # -- servers (run in a subprocess: ``python bench/ws.py --serve NAME --port N``) ---------
@@ -141,20 +151,46 @@ def serve(name: str, port: int) -> None:
 # -- the client ------------------------------------------------------------------------
 
 
-def _frame(payload: bytes) -> bytes:
-    """A masked text frame (RFC 6455 §5.2), built once and sent again and again."""
+def _frame(payload: bytes, deflate: bool) -> bytes:
+    """A masked text frame (RFC 6455 §5.2), built once and sent again and again.
+
+    Compressed (RSV1, RFC 7692 §6) with a fresh context: its back-references
+    stay inside the message, so any inflate context reads it.
+    """
+    first = 0x81
+    if deflate:
+        compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+        payload = (compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+        first |= 0x40
     key = b"\x12\x34\x56\x78"
     size = len(payload)
-    head = bytes([0x81, 0x80 | size]) if size < 126 else bytes([0x81, 0xFE]) + size.to_bytes(2)
+    head = bytes([first, 0x80 | size]) if size < 126 else bytes([first, 0xFE]) + size.to_bytes(2)
     return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def _frame_length(buf: bytearray) -> int:
+    """The length of the unmasked server frame at the start of ``buf`` (0: incomplete)."""
+    if len(buf) < 2:
+        return 0
+    size = buf[1] & 0x7F
+    head = 2
+    if size == 126:
+        if len(buf) < 4:
+            return 0
+        size, head = int.from_bytes(buf[2:4]), 4
+    elif size == 127:
+        if len(buf) < 10:
+            return 0
+        size, head = int.from_bytes(buf[2:10]), 10
+    return head + size if len(buf) >= head + size else 0
 
 
 class _EchoClient(asyncio.Protocol):
     """One connection: handshake, then send / wait for the echo / repeat."""
 
-    def __init__(self, frame: bytes, reply_size: int, ready: asyncio.Future[None]) -> None:
+    def __init__(self, frame: bytes, deflate: bool, ready: asyncio.Future[None]) -> None:
         self.frame = frame
-        self.reply_size = reply_size
+        self.deflate = deflate
         self.ready = ready
         self.count = 0
         self.running = True
@@ -166,11 +202,16 @@ class _EchoClient(asyncio.Protocol):
         # uvloop's transports are not asyncio.Transport subclasses.
         self.transport = transport  # type: ignore[assignment]
         key = base64.b64encode(os.urandom(16)).decode()
-        transport.write(
+        offer = (
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+            if self.deflate
+            else ""
+        )
+        transport.write(  # type: ignore[attr-defined]
             (
                 "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                "Sec-WebSocket-Version: 13\r\n\r\n"
+                f"Sec-WebSocket-Version: 13\r\n{offer}\r\n"
             ).encode()
         )
 
@@ -180,14 +221,18 @@ class _EchoClient(asyncio.Protocol):
             end = self.buffer.find(b"\r\n\r\n")
             if end < 0:
                 return
-            if not self.buffer.startswith(b"HTTP/1.1 101"):
+            head = bytes(self.buffer[:end]).lower()
+            if not head.startswith(b"http/1.1 101"):
                 self.ready.set_exception(RuntimeError(bytes(self.buffer[:80]).decode()))
+                return
+            if (b"permessage-deflate" in head) is not self.deflate:
+                self.ready.set_exception(RuntimeError("permessage-deflate not as offered"))
                 return
             del self.buffer[: end + 4]
             self.upgraded = True
             self.ready.set_result(None)
-        while len(self.buffer) >= self.reply_size:
-            del self.buffer[: self.reply_size]
+        while size := _frame_length(self.buffer):
+            del self.buffer[:size]
             self.count += 1
             if self.running and self.transport is not None:
                 self.transport.write(self.frame)
@@ -197,15 +242,17 @@ class _EchoClient(asyncio.Protocol):
         self.transport.write(self.frame)
 
 
-async def _drive(port: int, connections: int, size: int, warmup: float, duration: float) -> int:
+async def _drive(
+    port: int, connections: int, size: int, deflate: bool, warmup: float, duration: float
+) -> int:
     loop = asyncio.get_running_loop()
-    payload = b"x" * size
-    frame = _frame(payload)
-    reply_size = 2 + size if size < 126 else 4 + size
+    # A chat-like message: compressible, but not a single repeated byte.
+    payload = (b"hello, websocket " * (size // 17 + 1))[:size]
+    frame = _frame(payload, deflate)
     clients: list[_EchoClient] = []
     for _ in range(connections):
         ready: asyncio.Future[None] = loop.create_future()
-        client = _EchoClient(frame, reply_size, ready)
+        client = _EchoClient(frame, deflate, ready)
         await loop.create_connection(lambda c=client: c, "127.0.0.1", port)  # type: ignore[misc]
         await asyncio.wait_for(ready, 10)
         clients.append(client)
@@ -222,11 +269,13 @@ async def _drive(port: int, connections: int, size: int, warmup: float, duration
     return after - before
 
 
-def client_main(port: int, connections: int, size: int, warmup: float, duration: float) -> None:
+def client_main(
+    port: int, connections: int, size: int, deflate: bool, warmup: float, duration: float
+) -> None:
     """Print the round trips counted during ``duration`` (run in a subprocess)."""
     import uvloop
 
-    print(uvloop.run(_drive(port, connections, size, warmup, duration)))
+    print(uvloop.run(_drive(port, connections, size, deflate, warmup, duration)))
 
 
 # -- orchestration ---------------------------------------------------------------------
@@ -283,11 +332,12 @@ def _stop(servers: list[Running]) -> None:
 
 
 def _measure(
-    server: Running, args: argparse.Namespace, client_cpu: str | None
+    server: Running, mode: str, args: argparse.Namespace, client_cpu: str | None
 ) -> tuple[float, float]:
     """(round trips per second, server CPU microseconds per round trip)."""
     argv = [sys.executable, __file__, "--client", "--port", str(server.port)]
     argv += ["--connections", str(args.connections), "--size", str(args.size)]
+    argv += ["--modes", mode]
     argv += ["--warmup", str(args.warmup), "--duration", str(args.duration)]
     # CPU time is sampled around the whole client run; the warm-up share is
     # removed by scaling with the measured window only.
@@ -303,35 +353,46 @@ def _measure(
     return rate, cpu_us
 
 
-def render(results: dict[str, list[tuple[float, float]]], args: argparse.Namespace) -> str:
-    """The markdown section."""
-    median = {
-        name: (
-            statistics.median(r for r, _ in runs),
-            statistics.median(c for _, c in runs),
-        )
-        for name, runs in results.items()
-        if runs
-    }
-    ref = median.get("aiohttp", (0.0, 0.0))[0]
+def render(
+    results: dict[str, dict[str, list[tuple[float, float]]]], args: argparse.Namespace
+) -> str:
+    """The markdown section: one table per mode."""
     lines = [
         HEADING,
         "",
         f"Echo round trips per second: {args.connections} connections, one "
-        f"{args.size}-byte text message in flight on each, uncompressed; median of "
+        f"{args.size}-byte text message in flight on each; median of "
         f"{args.rounds} interleaved round(s) of {args.duration:g} s after "
         f"{args.warmup:g} s warm-up. Server on CPU 0, client on CPU 1. "
         f"Python {platform.python_version()}, {platform.machine()}, "
         f"{os.cpu_count()} CPUs. Produced by `python bench/ws.py`.",
         "",
-        "| server | round trips/s | vs aiohttp | server CPU µs / round trip |",
-        "|---|---:|---:|---:|",
     ]
-    for name in sorted(median, key=lambda n: -median[n][0]):
-        rate, cpu = median[name]
-        ratio = f"{rate / ref:.2f}" if ref else "-"
-        lines.append(f"| {name} | {rate:,.0f} | {ratio} | {cpu:.1f} |")
-    lines.append("")
+    titles = {
+        "deflate": "permessage-deflate, as the `websockets` and aiohttp clients offer by default",
+        "plain": "no compression (the client offers no extension)",
+    }
+    for mode, by_server in results.items():
+        median = {
+            name: (
+                statistics.median(r for r, _ in runs),
+                statistics.median(c for _, c in runs),
+            )
+            for name, runs in by_server.items()
+            if runs
+        }
+        ref = median.get("aiohttp", (0.0, 0.0))[0]
+        lines += [
+            f"### {titles[mode]}",
+            "",
+            "| server | round trips/s | vs aiohttp | server CPU µs / round trip |",
+            "|---|---:|---:|---:|",
+        ]
+        for name in sorted(median, key=lambda n: -median[n][0]):
+            rate, cpu = median[name]
+            ratio = f"{rate / ref:.2f}" if ref else "-"
+            lines.append(f"| {name} | {rate:,.0f} | {ratio} | {cpu:.1f} |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -365,6 +426,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--modes", default=",".join(MODES), help="deflate, plain or both")
     parser.add_argument("--quick", action="store_true", help="2 s, 1 round, print only")
     parser.add_argument("--output", help="markdown file to update (default bench/RESULTS.md)")
     args = parser.parse_args()
@@ -372,7 +434,8 @@ def main() -> int:
         serve(args.serve, args.port)
         return 0
     if args.client:
-        client_main(args.port, args.connections, args.size, args.warmup, args.duration)
+        deflate = args.modes == "deflate"
+        client_main(args.port, args.connections, args.size, deflate, args.warmup, args.duration)
         return 0
     if args.quick:
         args.duration, args.rounds, args.warmup = 2.0, 1, 0.5
@@ -380,7 +443,12 @@ def main() -> int:
     two_cpus = (os.cpu_count() or 1) >= 2
     server_cpu, client_cpu = ("0", "1") if two_cpus else (None, None)
     servers: list[Running] = []
-    results: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    modes = args.modes.split(",")
+    if set(modes) - set(MODES):
+        parser.error(f"--modes: choose among {', '.join(MODES)}")
+    results: dict[str, dict[str, list[tuple[float, float]]]] = {
+        mode: {name: [] for name in names} for mode in modes
+    }
     env = dict(
         os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
     )
@@ -398,18 +466,20 @@ def main() -> int:
             servers.append(Running(name, port, proc))
             _wait_listening(port, proc)
         for round_no in range(args.rounds):
-            for server in servers:
-                rate, cpu = _measure(server, args, client_cpu)
-                results[server.name].append((rate, cpu))
-                print(
-                    f"round {round_no + 1}: {server.name:18} {rate:10,.0f} rt/s {cpu:6.1f} µs",
-                    file=sys.stderr,
-                )
+            for mode in modes:
+                for server in servers:
+                    rate, cpu = _measure(server, mode, args, client_cpu)
+                    results[mode][server.name].append((rate, cpu))
+                    print(
+                        f"round {round_no + 1}: {mode:7} {server.name:18} "
+                        f"{rate:10,.0f} rt/s {cpu:6.1f} µs",
+                        file=sys.stderr,
+                    )
     finally:
         _stop(servers)
     section = render(results, args)
     print(section)
-    if not args.quick and not args.only:
+    if not args.quick and not args.only and modes == MODES:
         write_section(args.output or os.path.join(HERE, "RESULTS.md"), section)
     elif args.output:
         write_section(args.output, section)
