@@ -270,9 +270,10 @@ class HttpProtocol(asyncio.Protocol):
     # -- writing ----------------------------------------------------------------
     def write(self, data: bytes) -> None:
         """Write to the transport; a closed one becomes ``ClientDisconnected``."""
-        # _closed is set by _close/_abort and connection_lost, so it covers
-        # a closing transport too.
-        if self._closed:
+        # _closed is set by _close/_abort and connection_lost; a transport
+        # whose send failed (a reset) is closing before connection_lost runs,
+        # and asyncio would drop each further write with a logged warning.
+        if self._closed or self._transport.is_closing():  # type: ignore[union-attr]
             raise ClientDisconnected("client went away while we were writing")
         self._transport.write(data)  # type: ignore[union-attr]
 
