@@ -47,6 +47,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -128,8 +129,10 @@ class Server:
         for key, value in opts.items():
             cmd += [f"--{key.replace('_', '-')}", str(value)]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        # The server's log goes to a file: a pipe nobody reads would block it.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server)
         self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT
+            cmd, stdout=subprocess.PIPE, stderr=self.log, env=env, cwd=ROOT
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().decode()
@@ -159,6 +162,14 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait()
+
+    def warnings(self) -> int:
+        """Lines the server logged at WARNING or above (log spam is a DoS too)."""
+        self.log.seek(0)
+        text = self.log.read().decode(errors="replace")
+        return len(
+            re.findall(r"(?m)^(?:WARNING|ERROR|CRITICAL|.*(?:Traceback|socket\.send))", text)
+        )
 
 
 def free_port() -> int:
@@ -469,6 +480,7 @@ async def vanish(name: str, size: dict[str, float]) -> Result:
                 "RSS before/after": f"{mib(rss0)} / {mib(rss1)}",
             }
         )
+        result.figures["server warnings logged"] = str(server.warnings())
         result.check(fds1 <= fds0, "descriptors leaked")
         result.check(int(tasks1) <= int(tasks0), "tasks leaked")
         result.check(rss1 - rss0 < 0.05 * rss0 + 2 * 1024 * 1024, "RSS grew by more than 5 %")
