@@ -579,6 +579,16 @@ class WebSocketResponse(StreamResponse):
             RuntimeError: before ``prepare``, a concurrent ``receive``, or
                 reading a closed socket again and again.
         """
+        msg = self._begin_receive()
+        if msg is not None:
+            return msg
+        try:
+            return await self._receive(timeout if timeout is not None else self._receive_timeout)
+        finally:
+            self._reading = False
+
+    def _begin_receive(self) -> WSMessage | None:
+        """A message ready without reading, or ``None`` with ``_reading`` set."""
         if self._conn is None:
             raise RuntimeError("call prepare() first")
         if self._reading:
@@ -591,10 +601,7 @@ class WebSocketResponse(StreamResponse):
                 raise RuntimeError("the WebSocket is closed")
             return WS_CLOSED_MESSAGE
         self._reading = True
-        try:
-            return await self._receive(timeout if timeout is not None else self._receive_timeout)
-        finally:
-            self._reading = False
+        return None
 
     async def _receive(self, timeout: float | None) -> WSMessage:
         clock = self._clock
@@ -709,6 +716,26 @@ class WebSocketResponse(StreamResponse):
         """
         buf = self._rbuf
         pos = self._rpos
+        size = len(buf) - pos - 6
+        if (
+            0 <= size < 126
+            and buf[pos] == 0x81
+            and buf[pos + 1] == 0x80 | size
+            and (size <= self._max_msg_size or not self._max_msg_size)
+        ):
+            # The commonest frame, inline: a whole masked text frame of
+            # under 126 bytes that ends the buffer. split_frame reads the rest.
+            self._rbuf = b""
+            if size:
+                key = buf[pos + 2 : pos + 6] * ((size + 3) >> 2)
+                value = int.from_bytes(buf[pos + 6 :], "little") ^ int.from_bytes(key, "little")
+                payload = value.to_bytes(len(key), "little")[:size]
+            else:
+                payload = b""
+            try:
+                return _new_message(WSMessage, (_TEXT, payload.decode("utf-8"), ""))
+            except UnicodeDecodeError:
+                return _error(WSCloseCode.INVALID_TEXT, "invalid UTF-8 in a text message")
         first, end, payload = split_frame(buf, pos, self._max_msg_size, self._deflate is not None)
         if first == TOO_BIG:
             # Refused from its header, before its payload is buffered.
@@ -875,7 +902,13 @@ class WebSocketResponse(StreamResponse):
         return self
 
     async def __anext__(self) -> WSMessage:
-        msg = await self.receive()
+        # receive() inlined: one coroutine less per message.
+        msg = self._begin_receive()
+        if msg is None:
+            try:
+                msg = await self._receive(self._receive_timeout)
+            finally:
+                self._reading = False
         if msg[0] in _END_TYPES:
             raise StopAsyncIteration
         return msg

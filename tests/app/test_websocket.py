@@ -796,6 +796,17 @@ async def test_oversize_frame_is_refused_from_its_header_alone() -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("first", [b"1234", "κό".encode()])
+async def test_tiny_limit_applies_to_the_smallest_frames(first: bytes) -> None:
+    server = EchoServer(max_msg_size=4)
+    async with TestClient(server.app) as client, client.ws_connect("/ws", compress=False) as ws:
+        await ws.send_frame(frame(TEXT, first))
+        assert await ws.receive_str() == first.decode()
+        _, code = await close_code_after(ws, frame(TEXT, b"12345"))
+    assert code == WSCloseCode.MESSAGE_TOO_BIG
+
+
+@pytest.mark.anyio
 async def test_compressed_frames_within_and_past_the_limit() -> None:
     server = EchoServer(max_msg_size=1024)
     noise = random.Random(7).randbytes(1024)
