@@ -102,8 +102,12 @@ class RequestParser:
         self._skip_head = False
         self._heads = 0
         self._chunk_cut = -1
-        self._te_line: tuple[bytes, bytes] | None = None
+        self._resume_body = False
         self._head_carry = b""
+        self._prime: bytes | None = b""
+        self._fresh_chunked = False
+        self._content_length = 0
+        self._prev_resume = False
         self._method_text: bytes | None = b""
         self._pending_method: bytes | None = None
         self._line_len = 0
@@ -174,6 +178,9 @@ class RequestParser:
             self._body_bytes = 0
             self._framing_run = 0
             self.events.append(prev)
+            if self._prev_resume:
+                self._resume_body = True  # as the first time (see below)
+                raise _Stop
             return
         self._headers = []  # trailers, if any, collect here
         try:
@@ -210,19 +217,21 @@ class RequestParser:
         )
         self._keep_alive = head.keep_alive
         self._chunked = head.chunked
+        self._content_length = head.content_length or 0
         self._body_bytes = 0
         self._framing_run = 0
         self.events.append(head)
         if head.chunked and self._chunk_cut < 0:
             self._chunk_cut = len(self.events)
-        if head.chunked:
-            for name, value in raw:
-                if len(name) == 17 and b"\t" in value[len(value.rstrip(b" \t")) :]:
-                    # llhttp refuses "chunked<HTAB>" although OWS is not part
-                    # of the value (RFC 9112 §5.1); stop it here and resume
-                    # the body behind a clean head (see _resume_chunked).
-                    self._te_line = (name, value)
-                    raise _Stop
+        self._prev_resume = head.chunked and any(
+            len(name) == 17 and b"\t" in value[len(value.rstrip(b" \t")) :] for name, value in raw
+        )
+        if self._prev_resume:
+            # llhttp refuses "chunked<HTAB>" although OWS is not part of the
+            # value (RFC 9112 §5.1); stop it here and resume the body behind
+            # a clean head (see _resume_chunked).
+            self._resume_body = True
+            raise _Stop
 
     def _check_fields(self, fields: Headers, head: bool) -> None:
         """Header (or trailer) section count and size limits: 431."""
@@ -308,6 +317,19 @@ class RequestParser:
                 self.tail += data
             return
         at_start = self.in_message
+        events_before = len(self.events)
+        # The llhttp state at the start of this read, as a synthetic prefix a
+        # throwaway parser can replay (None: not reproducible); see
+        # _resume_chunked, the only reader.
+        if not at_start:
+            self._prime = b""
+        elif self._fresh_chunked:
+            self._prime = _synthetic_head(0, True)
+        elif not self.in_head and not self._chunked:
+            self._prime = _synthetic_head(self._content_length - self._body_bytes, False)
+        else:
+            self._prime = None
+        self._fresh_chunked = False
         self._chunk_activity = False
         self._body_in_feed = 0
         if self._chunked and self.in_message:
@@ -326,13 +348,13 @@ class RequestParser:
         except HttpParserCallbackError:
             # One of our callbacks raised _Stop: a rule broke (``_error``), a
             # request ended with "close" (bytes after it are ignored), or a
-            # chunked body must be resumed (``_te_line``).
+            # chunked body must be resumed (``_resume_body``).
             err = self._error
             if err is not None:
                 self._error = None
                 self.reject(str(err), err.status_hint)
-            elif self._te_line is not None:
-                self._resume_chunked(data, head_was_open)
+            elif self._resume_body:
+                self._resume_chunked(data, head_was_open, heads, events_before)
             return
         except HttpParserInvalidMethodError:
             # RFC 9110 §9.1: 501 for a well-formed method we do not know;
@@ -376,37 +398,47 @@ class RequestParser:
                 self._chunk_activity = True  # a trailer field line ended
             self._count_chunk_framing(len(data))
 
-    def _resume_chunked(self, data: bytes, head_was_open: bool) -> None:
+    def _resume_chunked(self, data: bytes, head_was_open: bool, heads: int, events: int) -> None:
         """Parse the chunked body of the head that just ended with a fresh
         llhttp, primed with a synthetic head (whose event is suppressed).
 
-        The body starts after the empty line that ends the head: the first
-        one after its Transfer-Encoding line when that line is in this read,
-        else (the head began in an earlier read) the first in this read.
+        The body starts right after the empty line that ends the head. To
+        find that offset without trusting anything a body could contain, a
+        throwaway llhttp is put in the state the real one had at a known
+        point of this read (its start, or the end of a head that was open)
+        and fed until it has completed as many heads. A read that began in
+        the middle of a chunked body has no such point: refuse.
         """
-        name, value = self._te_line or (b"", b"")
-        self._te_line = None
-        carry = self._head_carry if head_was_open else b""
-        window = carry + data
-        line = window.find(b"\r\n" + name + b":")
-        if line >= 0:
-            line = window.find(value + b"\r\n", line)
-        end = window.find(b"\r\n\r\n", max(line, 0))
+        self._resume_body = False
+        todo = self._heads - heads  # heads completed in this read, ours last
+        prime = self._prime
+        base = 0
+        if head_was_open:
+            carry = self._head_carry
+            base = (carry + data).find(b"\r\n\r\n") + 4 - len(carry)
+            todo -= 1
+            if todo:
+                first = next(e for e in self.events[events:] if isinstance(e, RequestHead))
+                prime = _synthetic_head(first.content_length or 0, first.chunked)
+        end = base
+        if todo:
+            found = -1
+            if prime is not None:
+                found = _bytes_to_complete(prime + data[base:], todo + (1 if prime else 0))
+            end = base + found - len(prime or b"") if found >= 0 else -1
         if end < 0:
-            self.reject("cannot locate the end of the head")
+            self.reject("Transfer-Encoding with a tab where its head cannot be located")
             return
-        body = data[end + 4 - len(carry) :]
         keep_alive = self._keep_alive
         self._restart()
         self._skip_head = True
-        conn = b"" if keep_alive else b"Connection: close\r\n"
-        synthetic = b"POST / HTTP/1.1\r\nHost: x\r\n%sTransfer-Encoding: chunked\r\n\r\n" % conn
-        self._llhttp.feed_data(synthetic)
+        self._llhttp.feed_data(_synthetic_head(0, True, keep_alive))
         self._keep_alive = keep_alive
         self._chunked = True
         self._chunk_cut = len(self.events)
-        if body:
-            self.feed(body)
+        self._fresh_chunked = True
+        if end < len(data):
+            self.feed(data[end:])
 
     def _classify_method(self, text: bytes) -> None:
         """Reject an unknown method: 501 if well formed, else 400; wait for
@@ -550,6 +582,42 @@ def _long_extension(limit: int) -> re.Pattern[bytes]:
         )
         _EXTENSION_PATTERNS[limit] = pattern
     return pattern
+
+
+class _HeadCounter:
+    """llhttp callbacks that only count completed heads."""
+
+    def __init__(self) -> None:
+        self.heads = 0
+
+    def on_headers_complete(self) -> None:
+        """llhttp: a head ended."""
+        self.heads += 1
+
+
+def _synthetic_head(length: int, chunked: bool, keep_alive: bool = True) -> bytes:
+    """A request head that leaves llhttp expecting the given body."""
+    framing = b"Transfer-Encoding: chunked" if chunked else b"Content-Length: %d" % length
+    close = b"" if keep_alive else b"Connection: close\r\n"
+    return b"POST / HTTP/1.1\r\nHost: x\r\n%s%s\r\n\r\n" % (close, framing)
+
+
+def _bytes_to_complete(data: bytes, heads: int) -> int:
+    """The fewest leading bytes of ``data`` in which a fresh llhttp completes
+    ``heads`` heads (binary search; -1 if it never does)."""
+    lo, hi = 0, len(data) + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        counter = _HeadCounter()
+        try:
+            HttpRequestParser(counter).feed_data(data[:mid])
+        except (HttpParserError, HttpParserUpgrade):
+            pass  # what follows the head does not matter here
+        if counter.heads >= heads:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo if lo <= len(data) else -1
 
 
 def _classify(message: str) -> tuple[str, int]:
