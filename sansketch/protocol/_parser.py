@@ -76,46 +76,49 @@ class RequestParser:
             the bytes that followed its head.
     """
 
+    # Immutable starting values live on the class: a connection only pays
+    # for the fields it changes (one parser per connection, so it counts).
+    stopped = False
+    upgraded = False
+    tail = b""
+    in_message = False
+    in_head = False
+    _error: RemoteProtocolError | None = None
+    _url = b""
+    _head_partial = 0
+    _prev_head: RequestHead | None = None
+    _prev_raw: Headers = []  # replaced per head, never mutated
+    _prev_version = ""
+    _version_by_keep_alive = False
+    _keep_alive = True
+    _chunked = False
+    _body_bytes = 0
+    _framing_run = 0
+    _chunk_activity = False
+    _last_host: bytes | None = None
+    _skip_head = False
+    _heads = 0
+    _chunk_cut = -1
+    _resume_body = False
+    _head_carry = b""
+    _prime: bytes | None = b""
+    _fresh_chunked = False
+    _content_length = 0
+    _prev_resume = False
+    _method_text: bytes | None = b""
+    _pending_method: bytes | None = None
+    _line_len = 0
+    _line_start = b""
+    _body_in_feed = 0
+    _last_chunked = False
+
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.events: list[Event] = []
-        self.stopped = False
-        self.upgraded = False
-        self.tail = b""
-        self.in_message = False
-        self._llhttp = HttpRequestParser(self)
-        self._error: RemoteProtocolError | None = None
-        self.in_head = False
-        self._url = b""
         self._headers: Headers = []
-        self._head_partial = 0
-        self._prev_head: RequestHead | None = None
-        self._prev_raw: Headers = []
-        self._prev_version = ""
-        self._version_by_keep_alive = False
-        self._keep_alive = True
-        self._chunked = False
-        self._body_bytes = 0
-        self._framing_run = 0
-        self._chunk_activity = False
-        self._last_host: bytes | None = None
-        self._skip_head = False
-        self._heads = 0
-        self._chunk_cut = -1
-        self._resume_body = False
-        self._head_carry = b""
-        self._prime: bytes | None = b""
-        self._fresh_chunked = False
-        self._content_length = 0
-        self._prev_resume = False
-        self._method_text: bytes | None = b""
-        self._pending_method: bytes | None = None
-        self._line_len = 0
-        self._line_start = b""
+        self._llhttp = HttpRequestParser(self)
         self._long_extension = _long_extension(limits.max_chunk_extension_bytes)
         self._max_target = limits.max_request_line - _LINE_OVERHEAD
-        self._body_in_feed = 0
-        self._last_chunked = False
 
     # -- llhttp callbacks ---------------------------------------------------
     def on_message_begin(self) -> None:
