@@ -213,6 +213,35 @@ def test_autobahn_style_cases_over_sockets(start_server: Callable[..., LiveServe
             assert read_frame(sock, buf) is None, name
 
 
+def test_frames_in_one_write_and_split_over_many(start_server: Callable[..., LiveServer]) -> None:
+    wsapp = WSApp()
+    server = start_server(app=wsapp.app)
+    sock, buf = raw_handshake(server)
+    with sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # Whole simple frames and frames only wsproto reads, in one write.
+        sock.sendall(
+            masked(0x1, b"one")
+            + masked(0x9, b"ping")
+            + masked(0x2, b"\x00" * 300)
+            + masked(0x1, b"fr", fin=False)
+            + masked(0x0, b"ag")
+            + masked(0x1, "κό".encode())
+        )
+        expected = [(0x1, b"one"), (0xA, b"ping"), (0x2, b"\x00" * 300), (0x1, b"frag")]
+        expected.append((0x1, "κό".encode()))
+        assert [read_frame(sock, buf) for _ in expected] == expected
+        # One frame dribbled out a few bytes per write.
+        data = masked(0x1, b"slowly, " * 40)
+        for i in range(0, len(data), 7):
+            sock.sendall(data[i : i + 7])
+        assert read_frame(sock, buf) == (0x1, b"slowly, " * 40)
+        sock.sendall(masked(0x8, (1000).to_bytes(2, "big")))
+        assert read_frame(sock, buf) == (0x8, (1000).to_bytes(2, "big"))
+    assert wsapp.ended.wait(TIMEOUT)
+    assert wsapp.close_codes == [1000]
+
+
 def test_client_that_vanishes_frees_the_handler(start_server: Callable[..., LiveServer]) -> None:
     wsapp = WSApp()
     server = start_server(app=wsapp.app)
