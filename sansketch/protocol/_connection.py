@@ -192,6 +192,18 @@ class ServerConnection:
             self._held.extend(events)
             self._held_bytes += len(data)
             return []
+        if (
+            len(events) == 2
+            and type(events[1]) is RequestEnd
+            and type(events[0]) is RequestHead
+            and self._state is _IDLE
+            and not self._discarding
+        ):
+            # Hot path: one complete bodyless request (keep-alive).
+            self._start_request(events[0])
+            self._req_complete = self._holding = True
+            self._fast = self._simple and not self._shutting_down
+            return events
         return self._release(events, len(data))
 
     def _release(self, events: list[Event], size: int) -> list[Event]:

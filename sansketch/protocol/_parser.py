@@ -111,6 +111,7 @@ class RequestParser:
     _line_start = b""
     _body_in_feed = 0
     _last_chunked = False
+    _fields_before = 0
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
@@ -194,10 +195,22 @@ class RequestParser:
                 # expose the protocol name, and scanning every read for it
                 # costs more than the whole rest of the head.
                 raise RemoteProtocolError("not an HTTP request", 505)
-            self._check_fields(headers, True)
+            # One pass for what the head needs besides _headers.py's rules.
+            size = 0
+            trailing_ows = has_connection = False
+            for name, value in headers:
+                size += len(name) + len(value) + _FIELD_OVERHEAD
+                if value[-1:] in _OWS:
+                    trailing_ows = True
+                if len(name) == 10 and name.lower() == b"connection":
+                    has_connection = True
+            if len(headers) > self.limits.max_header_count:
+                raise RemoteProtocolError("too many header fields", 431)
+            if size > self.limits.max_header_bytes:
+                raise RemoteProtocolError("header section too large", 431)
             version = llhttp.get_http_version()
             raw = headers
-            if any(v[-1:] in _OWS for _, v in headers):
+            if trailing_ows:
                 # RFC 9112 §5.1: OWS around a value is not part of it; llhttp
                 # strips only the leading side.
                 headers = [(n, v.rstrip(b" \t")) for n, v in headers]
@@ -215,9 +228,7 @@ class RequestParser:
         self._prev_head = head
         self._prev_raw = raw
         self._prev_version = version
-        self._version_by_keep_alive = head.http_version == b"1.1" and not any(
-            len(n) == 10 and n.lower() == b"connection" for n, _ in raw
-        )
+        self._version_by_keep_alive = head.http_version == b"1.1" and not has_connection
         self._keep_alive = head.keep_alive
         self._chunked = head.chunked
         self._content_length = head.content_length or 0
@@ -226,8 +237,13 @@ class RequestParser:
         self.events.append(head)
         if head.chunked and self._chunk_cut < 0:
             self._chunk_cut = len(self.events)
-        self._prev_resume = head.chunked and any(
-            len(name) == 17 and b"\t" in value[len(value.rstrip(b" \t")) :] for name, value in raw
+        self._prev_resume = (
+            trailing_ows
+            and head.chunked
+            and any(
+                len(name) == 17 and b"\t" in value[len(value.rstrip(b" \t")) :]
+                for name, value in raw
+            )
         )
         if self._prev_resume:
             # llhttp refuses "chunked<HTAB>" although OWS is not part of the
@@ -320,29 +336,18 @@ class RequestParser:
                 self.tail += data
             return
         at_start = self.in_message
-        events_before = len(self.events)
-        # The llhttp state at the start of this read, as a synthetic prefix a
-        # throwaway parser can replay (None: not reproducible); see
-        # _resume_chunked, the only reader.
-        if not at_start:
-            self._prime = b""
-        elif self._fresh_chunked:
-            self._prime = _synthetic_head(0, True)
-        elif not self.in_head and not self._chunked:
-            self._prime = _synthetic_head(self._content_length - self._body_bytes, False)
-        else:
-            self._prime = None
-        self._fresh_chunked = False
-        self._chunk_activity = False
-        self._body_in_feed = 0
-        if self._chunked and self.in_message:
-            self._chunk_cut = len(self.events)
-        else:
-            self._chunk_cut = -1
-            self._line_len = 0
-        fields_before = len(self._headers)
         head_was_open = self.in_head
         heads = self._heads
+        events_before = len(self.events)
+        self._body_in_feed = 0
+        self._chunk_activity = False
+        if at_start:
+            self._read_started_in_message()
+        else:
+            # Between requests (the keep-alive case): a clean start.
+            self._prime = b""
+            self._chunk_cut = -1
+            self._line_len = self._fields_before = 0
         try:
             self._llhttp.feed_data(data)
         except HttpParserUpgrade as exc:
@@ -397,9 +402,29 @@ class RequestParser:
                         self._method_text = (base + more)[:_METHOD_MAX]
             self._count_partial_head(data, head_was_open and heads == self._heads)
         elif self._chunked and self.in_message:
-            if len(self._headers) != fields_before:
+            if len(self._headers) != self._fields_before:
                 self._chunk_activity = True  # a trailer field line ended
             self._count_chunk_framing(len(data))
+
+    def _read_started_in_message(self) -> None:
+        """Bookkeeping for a read that continues a request (not the
+        keep-alive hot path): what ``_resume_chunked`` and the chunk-line
+        limits need to know about the state at the start of the read."""
+        # The llhttp state at the start of this read, as a synthetic prefix a
+        # throwaway parser can replay (None: not reproducible).
+        if self._fresh_chunked:
+            self._prime = _synthetic_head(0, True)
+        elif not self.in_head and not self._chunked:
+            self._prime = _synthetic_head(self._content_length - self._body_bytes, False)
+        else:
+            self._prime = None
+        self._fresh_chunked = False
+        self._fields_before = len(self._headers)
+        if self._chunked and not self.in_head:
+            self._chunk_cut = len(self.events)
+        else:
+            self._chunk_cut = -1
+            self._line_len = 0
 
     def _resume_chunked(self, data: bytes, head_was_open: bool, heads: int, events: int) -> None:
         """Parse the chunked body of the head that just ended with a fresh
