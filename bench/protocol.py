@@ -5,7 +5,8 @@ Each round parses and answers the same stream of pipelined requests with
 next_events), (b) h11's server-side ``Connection`` doing the same work, and
 (c) a bare ``httptools.HttpRequestParser`` with empty callbacks (the floor:
 parsing only, no response). Rounds are interleaved; the median per engine is
-reported in microseconds per request, with ratios.
+reported in microseconds per request, with ratios. A second table does the
+same without pipelining (one request per read on one connection).
 
 Run: ``python bench/protocol.py [--requests N] [--rounds R]``
 """
@@ -100,6 +101,49 @@ def run_httptools(stream: bytes, n: int) -> int:
     return 0
 
 
+def keep_alive_core(n: int) -> None:
+    """One connection, one request per read (no pipelining)."""
+    conn = ServerConnection()
+    for _ in range(n):
+        conn.receive_data(REQUEST, 0.0)
+        conn.send_response(200, HEADERS, BODY)
+        conn.next_events(0.0)
+
+
+def keep_alive_h11(n: int) -> None:
+    """The same with h11."""
+    conn = h11.Connection(h11.SERVER)
+    headers = [*HEADERS, (b"Content-Length", b"%d" % len(BODY))]
+    for _ in range(n):
+        conn.receive_data(REQUEST)
+        while type(conn.next_event()) is not h11.EndOfMessage:
+            pass
+        conn.send(h11.Response(status_code=200, headers=headers))
+        conn.send(h11.Data(data=BODY))
+        conn.send(h11.EndOfMessage())
+        conn.start_next_cycle()
+
+
+def keep_alive_httptools(n: int) -> None:
+    """The floor: one parser fed one request per call."""
+    parser = httptools.HttpRequestParser(_Empty())
+    for _ in range(n):
+        parser.feed_data(REQUEST)
+
+
+def report(title: str, times: dict[str, list[float]]) -> None:
+    """Print medians, bests and the two target ratios."""
+    med = {name: statistics.median(ts) for name, ts in times.items()}
+    best = {name: min(ts) for name, ts in times.items()}
+    print(title)
+    for name in times:
+        print(f"  {name:10} median {med[name]:7.3f} us/request   best {best[name]:7.3f}")
+    print(f"  h11 / sansketch         {med['h11'] / med['sansketch']:6.1f}x  (target >= 12)")
+    print(
+        f"  sansketch / httptools   {med['sansketch'] / med['httptools']:6.2f}x  (target <= 2.5)"
+    )
+
+
 def main() -> None:
     """Run the interleaved rounds and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -121,15 +165,21 @@ def main() -> None:
             t0 = time.perf_counter()
             fn(stream, n)
             times[name].append((time.perf_counter() - t0) / n * 1e6)
-    med = {name: statistics.median(ts) for name, ts in times.items()}
-    best = {name: min(ts) for name, ts in times.items()}
-    print(f"{n} pipelined GETs per stream, {args.rounds} interleaved rounds")
-    for name in engines:
-        print(f"  {name:10} median {med[name]:7.3f} us/request   best {best[name]:7.3f}")
-    print(f"  h11 / sansketch         {med['h11'] / med['sansketch']:6.1f}x  (target >= 12)")
-    print(
-        f"  sansketch / httptools   {med['sansketch'] / med['httptools']:6.2f}x  (target <= 2.5)"
-    )
+    report(f"{n} pipelined GETs per read, {args.rounds} interleaved rounds", times)
+
+    # Informative: keep-alive without pipelining, one request per read.
+    keep: dict[str, Callable[[int], None]] = {
+        "sansketch": keep_alive_core,
+        "h11": keep_alive_h11,
+        "httptools": keep_alive_httptools,
+    }
+    ktimes: dict[str, list[float]] = {name: [] for name in keep}
+    for _ in range(args.rounds):
+        for name, kfn in keep.items():
+            t0 = time.perf_counter()
+            kfn(n)
+            ktimes[name].append((time.perf_counter() - t0) / n * 1e6)
+    report(f"keep-alive, one GET per read, {n} per connection", ktimes)
 
 
 if __name__ == "__main__":
