@@ -108,36 +108,33 @@ class ServerConnection:
         self.limits = limits = limits if limits is not None else _DEFAULT_LIMITS
         self.counters = counters
         self._parser = RequestParser(limits)
+        # Instance attributes, all set here: reads on the per-request paths
+        # are measurably faster than falling back to class-level defaults.
+        self._state = State.IDLE
         self._held: deque[Event] = deque()
-        if now is not None:
-            self._idle_since = now
-
-    # Immutable starting values live on the class, so that accepting a
-    # connection only pays for what it sets (see __init__).
-    _state = State.IDLE
-    _held_bytes = 0
-    _holding = False
-    # The request being answered.
-    _req: RequestHead | None = None
-    _req_complete = False
-    _simple = False
-    _fast = False  # _simple, fully received, response not started
-    _received = 0
-    _continue_sent = False
-    # The response in progress.
-    _head_sent = False
-    _framing = _NO_BODY
-    _body_ok = False
-    _remaining = 0
-    _will_close = False
-    _discarding = False
-    _upgrade_pending = False
-    # Peer, shutdown and time.
-    _peer_closed = False
-    _shutting_down = False
-    _drain_deadline: float | None = None
-    _idle_since: float | None = None
-    _head_started: float | None = None
+        self._held_bytes = 0
+        self._holding = False
+        # The request being answered.
+        self._req: RequestHead | None = None
+        self._req_complete = False
+        self._simple = False
+        self._fast = False  # _simple, fully received, response not started
+        self._received = 0
+        self._continue_sent = False
+        # The response in progress.
+        self._head_sent = False
+        self._framing = _NO_BODY
+        self._body_ok = False
+        self._remaining = 0
+        self._will_close = False
+        self._discarding = False
+        self._upgrade_pending = False
+        # Peer, shutdown and time.
+        self._peer_closed = False
+        self._shutting_down = False
+        self._drain_deadline: float | None = None
+        self._idle_since: float | None = now
+        self._head_started: float | None = None
 
     def _transition(self, trigger: Trigger) -> None:
         new = TRANSITIONS.get((self._state, trigger))
