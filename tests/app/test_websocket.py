@@ -734,10 +734,13 @@ async def test_fast_path_waits_while_wsproto_holds_an_unfinished_message() -> No
 @pytest.mark.parametrize("size", [0, 1, 3, 4, 5, 125, 126, 65535, 65536])
 async def test_payloads_of_every_length_class_are_unmasked(size: int) -> None:
     payload = bytes((i * 7 + 3) % 256 for i in range(size))
+    text = bytes((i * 7 + 3) % 95 + 32 for i in range(size))
     server = EchoServer()
     async with TestClient(server.app) as client, client.ws_connect("/ws", compress=False) as ws:
         await ws.send_frame(frame(BINARY, payload))
         assert await ws.receive_bytes() == payload
+        await ws.send_frame(frame(TEXT, text))
+        assert await ws.receive_str() == text.decode()
 
 
 def test_unmask_matches_the_rfc_definition() -> None:
