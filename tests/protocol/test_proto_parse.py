@@ -77,15 +77,59 @@ def test_transfer_encoding_with_trailing_tab() -> None:
         assert bodies == [b"\r\n\r\n" if b"Content-Length" in p else b"hello" for p in posts]
 
 
-def test_transfer_encoding_tab_after_split_chunked_body_fails_closed() -> None:
+def test_chunked_requests_back_to_back_in_any_split() -> None:
     tab = (
         b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\t\r\n\r\n"
         b"5\r\nhello\r\n0\r\n\r\n"
     )
-    cut = tab.index(b"hello")
-    events, _ = feed([tab[:cut], tab[cut:] + tab])
-    assert [type(e) for e in events][:3] == [RequestHead, BodyData, RequestEnd]
-    assert rejected(events) == 400
+    plain = tab.replace(b"chunked\t", b"chunked")
+    for stream in (tab + tab, plain + tab + plain):
+        events = three_ways(stream)
+        assert [e.data for e in events if isinstance(e, BodyData)] == [b"hello"] * (
+            stream.count(b"hello")
+        )
+        assert rejected(events) is None
+
+
+def test_chunk_extensions_with_bad_whitespace() -> None:
+    # RFC 9112 §7.1.1: BWS around ";" and "=", token or quoted values.
+    data = (
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b'5 ; foo = bar ;q="a \\"b\\"" ;x\r\nhello\r\n0 ;last=1\r\n\r\n'
+    )
+    events = three_ways(data)
+    assert events[1:] == [BodyData(b"hello"), RequestEnd()]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"5 \r\nhello\r\n0\r\n\r\n",  # BWS only before ";"
+        b"5;\r\nhello\r\n0\r\n\r\n",  # ";" needs a name
+        b"5;a b\r\nhello\r\n0\r\n\r\n",
+        b"5;a=\r\nhello\r\n0\r\n\r\n",
+        b'5;a="x\r\nhello\r\n0\r\n\r\n',
+        b"5\nhello\r\n0\r\n\r\n",  # bare LF
+        b"5\r\nhello\n0\r\n\r\n",
+        b"5\r\nhello\r\n0\r\nX: 1\r\n x\r\n\r\n",  # obs-fold in trailers
+        b"5\r\nhello\r\n0\r\nX : 1\r\n\r\n",
+        b"5\r\nhello\r\n0\r\nX: a\x01\r\n\r\n",
+        b"5\r\nhello\r\n0\r\nX\r\n\r\n",
+        b"5\r\nhello\r\n0\r\n\r\r\n",
+    ],
+)
+def test_bad_chunked_framing(body: bytes) -> None:
+    head = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+    assert rejected(three_ways(head + body)) == 400
+
+
+def test_trailer_limits() -> None:
+    limits = Limits(max_header_count=3, max_header_bytes=100)
+    head = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+    assert rejected(three_ways(head + b"T: 1\r\n" * 4 + b"\r\n", limits)) == 431
+    assert rejected(three_ways(head + b"T: " + b"v" * 200 + b"\r\n\r\n", limits)) == 431
+    events = three_ways(head + b"T:  1 \r\nU:\r\n\r\n", limits)
+    assert events[-1] == RequestEnd([(b"T", b"1"), (b"U", b"")])
 
 
 def test_pipelined_requests_all_answered() -> None:
