@@ -31,6 +31,7 @@ _FIELD_LINE = re.compile(
     rb"(%s):[ \t]*(%s(?:[ \t]*%s)*)?[ \t]*" % (_TOKEN, _VCHAR, _VCHAR)  # RFC 9110 §5.5
 )
 _MAX_SIZE = 2**63
+_HEX = b"0123456789abcdefABCDEF"
 
 _SIZE, _DATA, _DATA_CRLF, _TRAILER = 0, 1, 2, 3
 # A size line may carry this much around its extension: digits, BWS, CRLF.
@@ -71,6 +72,19 @@ class ChunkedDecoder:
         end = len(data)
         while pos < end and not self.done:
             state = self._state
+            if state == _SIZE and not self._line:
+                # Fast path: a whole plain chunk (hex size, no extension)
+                # inside this read. Anything else takes the general path.
+                nl = data.find(b"\n", pos, pos + 18)
+                if nl > pos + 1 and data[nl - 1] == 13:
+                    text = data[pos : nl - 1]
+                    if not text.translate(None, _HEX):
+                        size = int(text, 16)
+                        stop = nl + 1 + size
+                        if size and data[stop : stop + 2] == b"\r\n":
+                            self._add_body(data[nl + 1 : stop], events)
+                            pos = stop + 2
+                            continue
             if state == _DATA:
                 take = min(self._left, end - pos)
                 self._left -= take
