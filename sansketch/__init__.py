@@ -1,66 +1,249 @@
 """sansketch: a Sans-I/O HTTP/1.1 server with an aiohttp-style web framework.
 
-The names here are the app layer's. ``run_app`` (the drivers) and the
-WebSocket names are imported on first use, so importing ``sansketch`` loads
-no event loop and does not need the optional ``wsproto`` package.
+Every public name is imported on first use (PEP 562), so ``import
+sansketch.protocol`` loads the protocol core and nothing else: no event loop,
+no socket module, no optional ``wsproto``.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .app import AppKey, Application, Middleware, NotAppKeyWarning
-from .exceptions import *  # noqa: F403 - the HTTP exception family is public
-from .exceptions import __all__ as _exceptions_all
-from .fileresponse import FileResponse
-from .multipart import BodyPartReader, MultipartReader
-from .request import BodyStream, FileField, Request
-from .response import Response, StreamResponse, json_response
-from .router import (
-    Handler,
-    MatchInfo,
-    Resource,
-    Route,
-    RouteDef,
-    Router,
-    RouteTableDef,
-    StaticDef,
-    delete,
-    get,
-    head,
-    options,
-    patch,
-    post,
-    put,
-    route,
-    static,
-)
-from .signals import FrozenList, Signal
-from .static import StaticResource
-
 if TYPE_CHECKING:
-    from .runner import run_app
-    from .websocket import WebSocketResponse, WSCloseCode, WSMessage, WSMsgType
+    from .app import (
+        AppKey,
+        Application,
+        Middleware,
+        NotAppKeyWarning,
+    )
+    from .exceptions import (
+        HTTPAccepted,
+        HTTPBadGateway,
+        HTTPBadRequest,
+        HTTPClientError,
+        HTTPConflict,
+        HTTPCreated,
+        HTTPError,
+        HTTPException,
+        HTTPExpectationFailed,
+        HTTPFailedDependency,
+        HTTPForbidden,
+        HTTPFound,
+        HTTPGatewayTimeout,
+        HTTPGone,
+        HTTPInsufficientStorage,
+        HTTPInternalServerError,
+        HTTPLengthRequired,
+        HTTPMethodNotAllowed,
+        HTTPMisdirectedRequest,
+        HTTPMove,
+        HTTPMovedPermanently,
+        HTTPMultipleChoices,
+        HTTPNetworkAuthenticationRequired,
+        HTTPNoContent,
+        HTTPNonAuthoritativeInformation,
+        HTTPNotAcceptable,
+        HTTPNotExtended,
+        HTTPNotFound,
+        HTTPNotImplemented,
+        HTTPNotModified,
+        HTTPOk,
+        HTTPPartialContent,
+        HTTPPaymentRequired,
+        HTTPPermanentRedirect,
+        HTTPPreconditionFailed,
+        HTTPPreconditionRequired,
+        HTTPProxyAuthenticationRequired,
+        HTTPRedirection,
+        HTTPRequestEntityTooLarge,
+        HTTPRequestHeaderFieldsTooLarge,
+        HTTPRequestRangeNotSatisfiable,
+        HTTPRequestTimeout,
+        HTTPRequestURITooLong,
+        HTTPResetContent,
+        HTTPSeeOther,
+        HTTPServerError,
+        HTTPServiceUnavailable,
+        HTTPSuccessful,
+        HTTPTemporaryRedirect,
+        HTTPTooManyRequests,
+        HTTPUnauthorized,
+        HTTPUnavailableForLegalReasons,
+        HTTPUnprocessableEntity,
+        HTTPUnsupportedMediaType,
+        HTTPUpgradeRequired,
+        HTTPUseProxy,
+        HTTPVariantAlsoNegotiates,
+        HTTPVersionNotSupported,
+    )
+    from .fileresponse import (
+        FileResponse,
+    )
+    from .multipart import (
+        BodyPartReader,
+        MultipartReader,
+    )
+    from .request import (
+        BodyStream,
+        FileField,
+        Request,
+    )
+    from .response import (
+        Response,
+        StreamResponse,
+        json_response,
+    )
+    from .router import (
+        Handler,
+        MatchInfo,
+        Resource,
+        Route,
+        RouteDef,
+        Router,
+        RouteTableDef,
+        StaticDef,
+        delete,
+        get,
+        head,
+        options,
+        patch,
+        post,
+        put,
+        route,
+        static,
+    )
+    from .runner import (
+        run_app,
+    )
+    from .signals import (
+        FrozenList,
+        Signal,
+    )
+    from .static import (
+        StaticResource,
+    )
+    from .websocket import (
+        WebSocketResponse,
+        WSCloseCode,
+        WSMessage,
+        WSMsgType,
+    )
 
 __version__ = "0.1.0"
 
-_LAZY = {
-    "run_app": "runner",
-    "WebSocketResponse": "websocket",
+_MODULE_OF: dict[str, str] = {
+    "AppKey": "app",
+    "Application": "app",
+    "BodyPartReader": "multipart",
+    "BodyStream": "request",
+    "FileField": "request",
+    "FileResponse": "fileresponse",
+    "FrozenList": "signals",
+    "HTTPAccepted": "exceptions",
+    "HTTPBadGateway": "exceptions",
+    "HTTPBadRequest": "exceptions",
+    "HTTPClientError": "exceptions",
+    "HTTPConflict": "exceptions",
+    "HTTPCreated": "exceptions",
+    "HTTPError": "exceptions",
+    "HTTPException": "exceptions",
+    "HTTPExpectationFailed": "exceptions",
+    "HTTPFailedDependency": "exceptions",
+    "HTTPForbidden": "exceptions",
+    "HTTPFound": "exceptions",
+    "HTTPGatewayTimeout": "exceptions",
+    "HTTPGone": "exceptions",
+    "HTTPInsufficientStorage": "exceptions",
+    "HTTPInternalServerError": "exceptions",
+    "HTTPLengthRequired": "exceptions",
+    "HTTPMethodNotAllowed": "exceptions",
+    "HTTPMisdirectedRequest": "exceptions",
+    "HTTPMove": "exceptions",
+    "HTTPMovedPermanently": "exceptions",
+    "HTTPMultipleChoices": "exceptions",
+    "HTTPNetworkAuthenticationRequired": "exceptions",
+    "HTTPNoContent": "exceptions",
+    "HTTPNonAuthoritativeInformation": "exceptions",
+    "HTTPNotAcceptable": "exceptions",
+    "HTTPNotExtended": "exceptions",
+    "HTTPNotFound": "exceptions",
+    "HTTPNotImplemented": "exceptions",
+    "HTTPNotModified": "exceptions",
+    "HTTPOk": "exceptions",
+    "HTTPPartialContent": "exceptions",
+    "HTTPPaymentRequired": "exceptions",
+    "HTTPPermanentRedirect": "exceptions",
+    "HTTPPreconditionFailed": "exceptions",
+    "HTTPPreconditionRequired": "exceptions",
+    "HTTPProxyAuthenticationRequired": "exceptions",
+    "HTTPRedirection": "exceptions",
+    "HTTPRequestEntityTooLarge": "exceptions",
+    "HTTPRequestHeaderFieldsTooLarge": "exceptions",
+    "HTTPRequestRangeNotSatisfiable": "exceptions",
+    "HTTPRequestTimeout": "exceptions",
+    "HTTPRequestURITooLong": "exceptions",
+    "HTTPResetContent": "exceptions",
+    "HTTPSeeOther": "exceptions",
+    "HTTPServerError": "exceptions",
+    "HTTPServiceUnavailable": "exceptions",
+    "HTTPSuccessful": "exceptions",
+    "HTTPTemporaryRedirect": "exceptions",
+    "HTTPTooManyRequests": "exceptions",
+    "HTTPUnauthorized": "exceptions",
+    "HTTPUnavailableForLegalReasons": "exceptions",
+    "HTTPUnprocessableEntity": "exceptions",
+    "HTTPUnsupportedMediaType": "exceptions",
+    "HTTPUpgradeRequired": "exceptions",
+    "HTTPUseProxy": "exceptions",
+    "HTTPVariantAlsoNegotiates": "exceptions",
+    "HTTPVersionNotSupported": "exceptions",
+    "Handler": "router",
+    "MatchInfo": "router",
+    "Middleware": "app",
+    "MultipartReader": "multipart",
+    "NotAppKeyWarning": "app",
+    "Request": "request",
+    "Resource": "router",
+    "Response": "response",
+    "Route": "router",
+    "RouteDef": "router",
+    "RouteTableDef": "router",
+    "Router": "router",
+    "Signal": "signals",
+    "StaticDef": "router",
+    "StaticResource": "static",
+    "StreamResponse": "response",
     "WSCloseCode": "websocket",
     "WSMessage": "websocket",
     "WSMsgType": "websocket",
+    "WebSocketResponse": "websocket",
+    "delete": "router",
+    "get": "router",
+    "head": "router",
+    "json_response": "response",
+    "options": "router",
+    "patch": "router",
+    "post": "router",
+    "put": "router",
+    "route": "router",
+    "run_app": "runner",
+    "static": "router",
 }
 
 
 def __getattr__(name: str) -> Any:
-    """Import the driver and WebSocket names on first use."""
-    module = _LAZY.get(name)
+    """Import a public name from the module that defines it, on first use."""
+    module = _MODULE_OF.get(name)
     if module is None:
-        raise AttributeError(f"module 'sansketch' has no attribute {name!r}")
-    from importlib import import_module
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
 
-    return getattr(import_module(f".{module}", __name__), name)
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_MODULE_OF])
 
 
 __all__ = [
@@ -71,6 +254,64 @@ __all__ = [
     "FileField",
     "FileResponse",
     "FrozenList",
+    "HTTPAccepted",
+    "HTTPBadGateway",
+    "HTTPBadRequest",
+    "HTTPClientError",
+    "HTTPConflict",
+    "HTTPCreated",
+    "HTTPError",
+    "HTTPException",
+    "HTTPExpectationFailed",
+    "HTTPFailedDependency",
+    "HTTPForbidden",
+    "HTTPFound",
+    "HTTPGatewayTimeout",
+    "HTTPGone",
+    "HTTPInsufficientStorage",
+    "HTTPInternalServerError",
+    "HTTPLengthRequired",
+    "HTTPMethodNotAllowed",
+    "HTTPMisdirectedRequest",
+    "HTTPMove",
+    "HTTPMovedPermanently",
+    "HTTPMultipleChoices",
+    "HTTPNetworkAuthenticationRequired",
+    "HTTPNoContent",
+    "HTTPNonAuthoritativeInformation",
+    "HTTPNotAcceptable",
+    "HTTPNotExtended",
+    "HTTPNotFound",
+    "HTTPNotImplemented",
+    "HTTPNotModified",
+    "HTTPOk",
+    "HTTPPartialContent",
+    "HTTPPaymentRequired",
+    "HTTPPermanentRedirect",
+    "HTTPPreconditionFailed",
+    "HTTPPreconditionRequired",
+    "HTTPProxyAuthenticationRequired",
+    "HTTPRedirection",
+    "HTTPRequestEntityTooLarge",
+    "HTTPRequestHeaderFieldsTooLarge",
+    "HTTPRequestRangeNotSatisfiable",
+    "HTTPRequestTimeout",
+    "HTTPRequestURITooLong",
+    "HTTPResetContent",
+    "HTTPSeeOther",
+    "HTTPServerError",
+    "HTTPServiceUnavailable",
+    "HTTPSuccessful",
+    "HTTPTemporaryRedirect",
+    "HTTPTooManyRequests",
+    "HTTPUnauthorized",
+    "HTTPUnavailableForLegalReasons",
+    "HTTPUnprocessableEntity",
+    "HTTPUnsupportedMediaType",
+    "HTTPUpgradeRequired",
+    "HTTPUseProxy",
+    "HTTPVariantAlsoNegotiates",
+    "HTTPVersionNotSupported",
     "Handler",
     "MatchInfo",
     "Middleware",
@@ -102,5 +343,4 @@ __all__ = [
     "route",
     "run_app",
     "static",
-    *_exceptions_all,
 ]
