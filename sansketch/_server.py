@@ -534,7 +534,7 @@ class _ConnectionLoop:
                 if scope.cancel_called and data is None and not _deadline_due(conn, clock()):
                     continue  # woken by shutdown: look at the state again
             if data is None:
-                action, out = conn.on_deadline(clock())
+                action, out = conn.on_deadline(clock(), _error_headers())
                 if action is DeadlineAction.NOTHING:
                     continue
                 if self.connections is not None and self.connections.shutting_down:
@@ -635,7 +635,7 @@ async def serve_connection(
             elif isinstance(event, RequestRejected):
                 server_logger.info("rejected request from %s: %s", remote, event.reason)
                 try:
-                    await loop.send(conn.send_error(event))
+                    await loop.send(conn.send_error(event, _error_headers()))
                 except ClientDisconnected:
                     pass
                 break
@@ -686,6 +686,11 @@ def _discard_current_request(loop: _ConnectionLoop) -> None:
         event = pending.popleft()
         if isinstance(event, RequestEnd):
             break
+
+
+def _error_headers() -> list[tuple[bytes, bytes]]:
+    """Fields every error response the core writes gets: Date, Server."""
+    return [(b"date", date_header_value()), _SERVER_HEADER]
 
 
 def _log_access(remote: tuple[str, int] | str | None, head: RequestHead, status: int) -> None:

@@ -434,7 +434,9 @@ class HttpProtocol(asyncio.Protocol):
     def _reject(self, event: RequestRejected) -> None:
         server_logger.info("rejected request from %s: %s", self.remote, event.reason)
         try:
-            self.write(self._conn.send_error(event))
+            self.write(
+                self._conn.send_error(event, [(b"date", date_header_value()), _SERVER_HEADER])
+            )
         except (ClientDisconnected, LocalProtocolError):
             pass
         self._close()
@@ -506,7 +508,7 @@ class HttpProtocol(asyncio.Protocol):
         if deadline > now:
             self._update_timer()
             return
-        action, out = self._conn.on_deadline(now)
+        action, out = self._conn.on_deadline(now, [(b"date", date_header_value()), _SERVER_HEADER])
         if action is DeadlineAction.NOTHING:
             self._update_timer()
             return

@@ -87,6 +87,16 @@ def _error_response(status: int) -> bytes:
 _ERROR_RESPONSES = {status: _error_response(status) for status in _ERROR_STATUSES}
 
 
+def _with_extra_headers(
+    status: int, response: bytes, headers: Sequence[tuple[bytes, bytes]]
+) -> bytes:
+    fields = scan(headers, keep_connection=False)
+    if fields.content_length is not None or fields.chunked:
+        raise LocalProtocolError("an error response frames its own body")
+    line = status_line(status, None)
+    return line + b"".join(fields.lines) + response[len(line) :]
+
+
 class ServerConnection:
     """State of one HTTP/1.1 server connection: bytes in, events out.
 
@@ -618,8 +628,13 @@ class ServerConnection:
                 self._held_bytes += size
                 parser.events = []
 
-    def send_error(self, error: RequestRejected) -> bytes:
+    def send_error(
+        self, error: RequestRejected, headers: Sequence[tuple[bytes, bytes]] = ()
+    ) -> bytes:
         """The error response for ``error``; the connection will close.
+
+        ``headers`` are extra fields for the response, e.g. the driver's
+        ``Date`` (RFC 9110 §6.6.1); they may not frame the body.
 
         Returns:
             A short fixed ``text/plain`` response with ``Connection: close``
@@ -640,7 +655,9 @@ class ServerConnection:
                 self._transition(Trigger.PEER_ERROR)
             self._transition(Trigger.CLOSE)
             response = _ERROR_RESPONSES.get(error.status)
-            return response if response is not None else _error_response(error.status)
+            if response is None:
+                response = _error_response(error.status)
+            return _with_extra_headers(error.status, response, headers) if headers else response
         if state is not State.CLOSED:
             self._transition(Trigger.CLOSE)
         return b""
@@ -699,8 +716,12 @@ class ServerConnection:
             deadline = drain
         return deadline
 
-    def on_deadline(self, now: float) -> tuple[DeadlineAction, bytes]:
+    def on_deadline(
+        self, now: float, headers: Sequence[tuple[bytes, bytes]] = ()
+    ) -> tuple[DeadlineAction, bytes]:
         """A deadline may have passed: what to do and the bytes to write first.
+
+        ``headers`` go into a 408 response, as for ``send_error``.
 
         Returns:
             ``(NOTHING, b"")`` if nothing is due yet; ``(SEND_408_AND_CLOSE,
@@ -717,7 +738,7 @@ class ServerConnection:
             self._parser.events.clear()
             self._transition(Trigger.PEER_ERROR)
             return DeadlineAction.SEND_408_AND_CLOSE, self.send_error(
-                RequestRejected(408, "request head timeout")
+                RequestRejected(408, "request head timeout"), headers
             )
         deadline = self.next_deadline()
         if deadline is not None and now >= deadline:

@@ -96,3 +96,12 @@ async def test_streamed_request_and_response_bodies() -> None:
         assert b"".join(chunks) == b"ABCDEFGHIJ"
         response = await client.post("/size", data=b"x" * 100_000)
         assert await response.text() == "100000"
+
+
+async def test_error_responses_written_by_the_core_carry_date() -> None:
+    async with TestClient(hello_app) as client:
+        raw = await client.send_raw(b"GET / HTTP/1.1\r\n\r\n")
+    head = raw.split(b"\r\n\r\n", 1)[0].lower()
+    assert head.startswith(b"http/1.1 400 ")
+    assert b"\r\ndate: " in head
+    assert b"\r\nserver: sansketch" in head
