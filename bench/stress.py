@@ -120,6 +120,14 @@ def serve_main(args: argparse.Namespace) -> None:
 _last_snapshot: list[tracemalloc.Snapshot] = []
 
 
+def short_path(filename: str) -> str:
+    """``sansketch/...`` for the library's files, the bare name for others."""
+    parts = Path(filename).parts
+    if "sansketch" in parts:
+        return "/".join(parts[len(parts) - 1 - parts[::-1].index("sansketch") :])
+    return parts[-1] if parts else filename
+
+
 async def memory_report(request: object) -> object:
     """``GET /memory`` on the stress server: what its heap holds after a collection.
 
@@ -144,7 +152,11 @@ async def memory_report(request: object) -> object:
         report["traced"] = tracemalloc.get_traced_memory()[0]
         if _last_snapshot:
             diff = snapshot.compare_to(_last_snapshot[0], "lineno")
-            report["grown"] = [str(d) for d in diff[:8]]
+            report["grown"] = [
+                f"{short_path(d.traceback[0].filename)}:{d.traceback[0].lineno}"
+                f" {d.size_diff:+} B ({d.count_diff:+} blocks)"
+                for d in diff[:8]
+            ]
         _last_snapshot[:] = [snapshot]
     return json_response(report)
 
@@ -854,29 +866,66 @@ QUICK = {
 }
 
 
-def write_report(results: list[Result], size: dict[str, float], path: Path) -> None:
+def read_sections(path: Path) -> dict[str, list[str]]:
+    """The ``## `` sections of an existing report, by title (empty if none)."""
+    sections: dict[str, list[str]] = {}
+    if not path.exists():
+        return sections
+    current: list[str] | None = None
+    for line in path.read_text().splitlines():
+        if line.startswith("## "):
+            current = sections.setdefault(line[3:].strip(), [])
+        elif current is not None:
+            current.append(line)
+    return sections
+
+
+def write_report(results: list[Result], size: dict[str, float], path: Path, label: str) -> None:
+    """Write the report, keeping the sections of scenarios not run this time.
+
+    Each scenario section says which run it comes from (``label``, the date
+    and the sizes), so a report can combine runs; the ``Notes`` section,
+    written by hand, is kept as it is.
+    """
+    old = read_sections(path)
+    ran = {r.scenario for r in results}
     lines = [
         "# Stress figures",
         "",
         "Measured by `python bench/stress.py` (this file is generated; the method is in",
         "the script's docstring). One server process per scenario on 127.0.0.1,",
-        f"client in the same machine; {os.cpu_count()} CPUs, Python {sys.version.split()[0]},"
-        f" sizes: {', '.join(f'{k}={v:g}' for k, v in size.items())}.",
+        f"clients on the same machine; {os.cpu_count()} CPUs, Python"
+        f" {sys.version.split()[0]}. Each section names the run it comes from;",
+        "other processes shared the CPUs, so sections show the load average.",
         "",
     ]
-    failed = [(r, f) for r in results for f in r.failed]
+    # Failed targets: this run's, and those of kept sections.
+    kept_failures = [
+        line
+        for line in old.get("Targets", [])
+        if line.startswith("- **FAILED** ") and line.split()[2] not in ran
+    ]
+    failed = kept_failures + [
+        f"- **FAILED** {r.scenario} on {r.backend}: {f}" for r in results for f in r.failed
+    ]
     lines += ["## Targets", ""]
-    if failed:
-        lines += [f"- **FAILED** {r.scenario} on {r.backend}: {f}" for r, f in failed]
-    else:
-        lines.append("- every target met on every backend measured")
+    lines += failed or ["- every target met on every backend measured"]
     lines.append("")
+    sizes = ", ".join(f"{k}={v:g}" for k, v in size.items())
     for scenario in SCENARIOS:
         rows = [r for r in results if r.scenario == scenario]
         if not rows:
+            if scenario in old:
+                lines += [f"## {scenario}", *old[scenario]]
             continue
         keys = list(dict.fromkeys(k for r in rows for k in r.figures))
-        lines += [f"## {scenario}", "", "| | " + " | ".join(r.backend for r in rows) + " |"]
+        lines += [
+            f"## {scenario}",
+            "",
+            f"Run: {label}, {time.strftime('%Y-%m-%d')}; sizes: {sizes}.",
+            "",
+            "| | " + " | ".join(r.backend for r in rows) + " |",
+        ]
         lines.append("|---" * (len(rows) + 1) + "|")
         for key in keys:
             lines.append(f"| {key} | " + " | ".join(r.figures.get(key, "") for r in rows) + " |")
@@ -886,7 +935,32 @@ def write_report(results: list[Result], size: dict[str, float], path: Path) -> N
             + " |"
         )
         lines.append("")
-    path.write_text("\n".join(lines))
+    for title, body in old.items():
+        if title != "Targets" and title not in SCENARIOS:
+            lines += [f"## {title}", *body]
+    path.write_text("\n".join(lines).rstrip("\n") + "\n")
+
+
+def run_label() -> str:
+    """The commit measured, and whether the library had local changes."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "sansketch"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown commit"
+    return f"commit {sha}" + (" with local changes to sansketch/" if dirty else "")
 
 
 def main() -> None:
@@ -922,6 +996,7 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="override a size, e.g. slowloris_ramp=0 (all slow connections at once)",
     )
+    parser.add_argument("--label", help="the run's name in the report (default: the commit)")
     parser.add_argument("--out", type=Path, default=HERE / "STRESS.md")
     args = parser.parse_args()
     if args.command == "serve":
@@ -948,6 +1023,7 @@ def main() -> None:
     except ImportError:
         runner = asyncio.run  # type: ignore[assignment]
     results: list[Result] = []
+    label = args.label or run_label()
 
     async def run_all() -> None:
         for scenario in args.scenarios:
@@ -962,7 +1038,7 @@ def main() -> None:
                 print(f"{scenario:10} {backend:16} {time.monotonic() - t0:6.1f} s  {status}")
                 for key, value in result.figures.items():
                     print(f"    {key}: {value}")
-                write_report(results, size, args.out)
+                write_report(results, size, args.out, label)
 
     runner(run_all())  # type: ignore[arg-type]
     print(f"wrote {args.out}")

@@ -8,6 +8,7 @@ fuzz. Everything runs on 127.0.0.1 with bounded durations.
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import re
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -195,6 +197,16 @@ def test_slow_but_steady_reader_gets_the_whole_body(start) -> None:  # type: ign
 
 
 # -- vanishing clients -------------------------------------------------------------
+def library_objects() -> Counter[str]:
+    """Objects of sansketch's own types alive in this process, by type."""
+    gc.collect()
+    return Counter(
+        type(o).__qualname__
+        for o in gc.get_objects()
+        if str(getattr(type(o), "__module__", "")).startswith("sansketch")
+    )
+
+
 def test_vanishing_clients_leak_no_descriptors_or_tasks(  # type: ignore[no-untyped-def]
     start, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -202,6 +214,7 @@ def test_vanishing_clients_leak_no_descriptors_or_tasks(  # type: ignore[no-unty
     server.get("/")
     fds_before = open_fds()
     tasks_before = server.tasks()
+    objects_before = library_objects()
     for i in range(250):
         kind = i % 5
         sock = server.connect()
@@ -235,6 +248,12 @@ def test_vanishing_clients_leak_no_descriptors_or_tasks(  # type: ignore[no-unty
         f"descriptors: {fds_before} before, {open_fds()} after"
     )
     assert wait_until(lambda: server.tasks() <= tasks_before), "tasks leaked"
+    # Memory: no connection, channel, request or core object outlives its
+    # client (counted by type after a collection, so the allocator keeping
+    # its peak, which RSS would show, does not blur the answer).
+    assert wait_until(lambda: library_objects() <= objects_before), (
+        f"objects left behind: {library_objects() - objects_before}"
+    )
     # No log flood either: writes to a reset connection stop at once.
     spam = [r for r in caplog.records if "socket.send() raised" in r.getMessage()]
     assert not spam, f"{len(spam)} warnings about writes to dead sockets"
