@@ -612,6 +612,7 @@ async def vanish(name: str, size: dict[str, float]) -> Result:
         # (100 connections at once, each streaming 4 MiB responses, leave the
         # allocator holding arenas); a leak keeps growing round after round.
         rows: list[tuple[float, int, int, int, int]] = []
+        traced_sizes: list[int] = []
         errors = 0
         grown: list[str] = []
         load0 = loadavg()
@@ -629,6 +630,7 @@ async def vanish(name: str, size: dict[str, float]) -> Result:
             _, tasks = await request(server.address, b"/tasks")
             mem = await memory()
             grown = list(mem.get("grown", []))  # type: ignore[call-overload]
+            traced_sizes.append(int(mem.get("traced", 0)))  # type: ignore[call-overload]
             rows.append((elapsed, server.fds(), int(tasks), server.rss(), int(mem["objects"])))  # type: ignore[call-overload]
         fds_last, tasks_last, rss_last = rows[-1][1], rows[-1][2], rows[-1][3]
         rss_steady = rows[-2][3] if rounds > 1 else rss0
@@ -653,6 +655,9 @@ async def vanish(name: str, size: dict[str, float]) -> Result:
             }
         )
         if traced:
+            result.figures["traced Python heap after each round"] = " / ".join(
+                mib(x) for x in traced_sizes
+            )
             result.figures["tracemalloc, top growth in the last round"] = "<br>".join(grown[:5])
         result.figures["server warnings logged"] = str(server.warnings())
         result.check(fds_last <= fds0, "descriptors leaked")
