@@ -96,7 +96,7 @@ def serve_main(args: argparse.Namespace) -> None:
     from sansketch.runner import run_app
 
     if args.tracemalloc:
-        tracemalloc.start(8)
+        tracemalloc.start(1)
     limits = Limits(
         request_head_timeout=args.head_timeout,
         keep_alive_timeout=args.keep_alive,
@@ -149,7 +149,8 @@ async def memory_report(request: object) -> object:
         snapshot = tracemalloc.take_snapshot().filter_traces(
             [tracemalloc.Filter(False, tracemalloc.__file__)]
         )
-        report["traced"] = tracemalloc.get_traced_memory()[0]
+        report["traced"], report["peak"] = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
         if _last_snapshot:
             diff = snapshot.compare_to(_last_snapshot[0], "lineno")
             report["grown"] = [
@@ -613,6 +614,7 @@ async def vanish(name: str, size: dict[str, float]) -> Result:
         # allocator holding arenas); a leak keeps growing round after round.
         rows: list[tuple[float, int, int, int, int]] = []
         traced_sizes: list[int] = []
+        traced_peaks: list[int] = []
         errors = 0
         grown: list[str] = []
         load0 = loadavg()
@@ -631,6 +633,7 @@ async def vanish(name: str, size: dict[str, float]) -> Result:
             mem = await memory()
             grown = list(mem.get("grown", []))  # type: ignore[call-overload]
             traced_sizes.append(int(mem.get("traced", 0)))  # type: ignore[call-overload]
+            traced_peaks.append(int(mem.get("peak", 0)))  # type: ignore[call-overload]
             rows.append((elapsed, server.fds(), int(tasks), server.rss(), int(mem["objects"])))  # type: ignore[call-overload]
         fds_last, tasks_last, rss_last = rows[-1][1], rows[-1][2], rows[-1][3]
         rss_steady = rows[-2][3] if rounds > 1 else rss0
@@ -655,8 +658,9 @@ async def vanish(name: str, size: dict[str, float]) -> Result:
             }
         )
         if traced:
-            result.figures["traced Python heap after each round"] = " / ".join(
-                mib(x) for x in traced_sizes
+            heap = zip(traced_sizes, traced_peaks, strict=True)
+            result.figures["traced Python heap after each round (peak during it)"] = " / ".join(
+                f"{mib(x)} ({mib(peak)})" for x, peak in heap
             )
             result.figures["tracemalloc, top growth in the last round"] = "<br>".join(grown[:5])
         result.figures["server warnings logged"] = str(server.warnings())
