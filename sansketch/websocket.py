@@ -134,6 +134,8 @@ _TEXT = WSMsgType.TEXT
 _BINARY = WSMsgType.BINARY
 _ERROR = WSMsgType.ERROR
 _END_TYPES = frozenset((WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED))
+# Who reads (WebSocketResponse._receive): close(), receive(), async for.
+_INTERNAL, _CALL, _ITER = 0, 1, 2
 
 
 class WebSocketError(Exception):
@@ -567,8 +569,8 @@ class WebSocketResponse(StreamResponse):
         self._pending.append(WSMessage(WSMsgType.ERROR, error, None))
 
     # -- receiving ----------------------------------------------------------
-    async def receive(self, timeout: float | None = None) -> WSMessage:
-        """The next message (answering pings and heartbeats meanwhile).
+    def receive(self, timeout: float | None = None) -> Coroutine[Any, Any, WSMessage]:
+        """The next message (answering pings and heartbeats meanwhile); await it.
 
         Args:
             timeout: seconds to wait; default ``receive_timeout``.
@@ -582,109 +584,114 @@ class WebSocketResponse(StreamResponse):
             RuntimeError: before ``prepare``, a concurrent ``receive``, or
                 reading a closed socket again and again.
         """
-        msg = self._begin_receive()
-        if msg is not None:
-            return msg
-        try:
-            return await self._receive(timeout if timeout is not None else self._receive_timeout)
-        finally:
-            self._reading = False
+        # The coroutine of _receive itself: one coroutine less per message.
+        return self._receive(timeout if timeout is not None else self._receive_timeout, _CALL)
 
-    def _begin_receive(self) -> WSMessage | None:
-        """A message ready without reading, or ``None`` with ``_reading`` set."""
-        if self._conn is None:
-            raise RuntimeError("call prepare() first")
-        if self._reading:
-            raise RuntimeError("concurrent call to receive() is not allowed")
-        if self._pending:
-            return self._pending.popleft()
-        if self._closed:
-            self._closed_reads += 1
-            if self._closed_reads > _MAX_CLOSED_READS:
-                raise RuntimeError("the WebSocket is closed")
-            return WS_CLOSED_MESSAGE
-        self._reading = True
-        return None
+    async def _receive(self, timeout: float | None, mode: int = _INTERNAL) -> WSMessage:
+        """Read until there is a message to return.
 
-    async def _receive(self, timeout: float | None) -> WSMessage:
-        clock = self._clock
-        until = clock() + timeout if timeout is not None else None
-        stream = self._stream
-        assert stream is not None
-        while True:
+        The body of ``receive()`` (``_CALL``) and of ``async for`` (``_ITER``:
+        a close ends the iteration), whose coroutine it is (one coroutine
+        less per message), and of ``close()`` (``_INTERNAL``: no reader
+        checks; the caller holds ``_reading``).
+        """
+        if mode:
+            if self._conn is None:
+                raise RuntimeError("call prepare() first")
+            if self._reading:
+                raise RuntimeError("concurrent call to receive() is not allowed")
             if self._pending:
-                return self._pending.popleft()
+                return _deliver(self._pending.popleft(), mode)
             if self._closed:
-                return WS_CLOSED_MESSAGE
-            # Parse what is buffered first, one message at a time, so that
-            # a close frame behind a data message is seen only after the app
-            # had the chance to answer that message.
-            if self._rbuf:
-                msg = self._take_frame()
-                if msg is not None:
-                    if msg[0] is _ERROR:
-                        await self._fail(msg.data.code, str(msg.data))
+                self._closed_reads += 1
+                if self._closed_reads > _MAX_CLOSED_READS:
+                    raise RuntimeError("the WebSocket is closed")
+                return _deliver(WS_CLOSED_MESSAGE, mode)
+            self._reading = True
+        try:
+            clock = self._clock
+            until = clock() + timeout if timeout is not None else None
+            stream = self._stream
+            assert stream is not None
+            while True:
+                if self._pending:
+                    return _deliver(self._pending.popleft(), mode)
+                if self._closed:
+                    return _deliver(WS_CLOSED_MESSAGE, mode)
+                # Parse what is buffered first, one message at a time, so that
+                # a close frame behind a data message is seen only after the app
+                # had the chance to answer that message.
+                if self._rbuf:
+                    msg = self._take_frame()
+                    if msg is not None:
+                        if msg[0] is _ERROR:
+                            await self._fail(msg.data.code, str(msg.data))
+                            continue
+                        return msg
+                if self._unparsed:
+                    await self._process()
+                    if self._pending or self._closed:
                         continue
-                    return msg
-            if self._unparsed:
-                await self._process()
-                if self._pending or self._closed:
-                    continue
-            data: bytes | None
-            if until is None and self._heartbeat is None:
-                # No deadline to watch: skip _read's timer.
-                try:
-                    data = await stream.receive()
-                except _STREAM_ERRORS:
-                    data = b""
-            else:
-                deadline = until
-                for other in (self._next_ping, self._pong_deadline):
-                    if other is not None and (deadline is None or other < deadline):
-                        deadline = other
-                data = await self._read(deadline)
-            if data is None:
-                now = clock()
-                if self._pong_deadline is not None and now >= self._pong_deadline:
-                    await self._heartbeat_failed()
-                elif self._next_ping is not None and now >= self._next_ping:
-                    await self._send_heartbeat(now)
-                elif until is not None and now >= until:
-                    raise TimeoutError("no WebSocket message within the receive timeout")
-                continue
-            if not data:
-                self._lost()
-                await self._abort()
-                return WS_CLOSED_MESSAGE
-            if self._heartbeat is not None:
-                self._reset_heartbeat()
-            if self._rneed or self._slow:
-                self._received(data)
-                continue
-            size = len(data) - 6
-            if (
-                0 <= size < 126
-                and data[0] == 0x81
-                and data[1] == 0x80 | size
-                and (size <= self._max_msg_size or not self._max_msg_size)
-            ):
-                # The commonest read, inline: one whole masked text frame of
-                # under 126 bytes, unmasked as _ws_frames.unmask does.
-                # _take_frame reads every other frame.
-                if size:
-                    key = data[2:6] * ((size + 3) >> 2)
-                    value = int.from_bytes(data[6:], "little") ^ int.from_bytes(key, "little")
-                    payload = value.to_bytes(len(key), "little")[:size]
+                data: bytes | None
+                if until is None and self._heartbeat is None:
+                    # No deadline to watch: skip _read's timer.
+                    try:
+                        data = await stream.receive()
+                    except _STREAM_ERRORS:
+                        data = b""
                 else:
-                    payload = b""
-                try:
-                    return _new_message(WSMessage, (_TEXT, payload.decode("utf-8"), ""))
-                except UnicodeDecodeError:
-                    # RFC 6455 §8.1: invalid UTF-8 fails the connection with 1007.
-                    await self._fail(WSCloseCode.INVALID_TEXT, "invalid UTF-8 in a text message")
+                    deadline = until
+                    for other in (self._next_ping, self._pong_deadline):
+                        if other is not None and (deadline is None or other < deadline):
+                            deadline = other
+                    data = await self._read(deadline)
+                if data is None:
+                    now = clock()
+                    if self._pong_deadline is not None and now >= self._pong_deadline:
+                        await self._heartbeat_failed()
+                    elif self._next_ping is not None and now >= self._next_ping:
+                        await self._send_heartbeat(now)
+                    elif until is not None and now >= until:
+                        raise TimeoutError("no WebSocket message within the receive timeout")
                     continue
-            self._rbuf = data
-            self._rpos = 0
+                if not data:
+                    self._lost()
+                    await self._abort()
+                    return _deliver(WS_CLOSED_MESSAGE, mode)
+                if self._heartbeat is not None:
+                    self._reset_heartbeat()
+                if self._rneed or self._slow:
+                    self._received(data)
+                    continue
+                size = len(data) - 6
+                if (
+                    0 <= size < 126
+                    and data[0] == 0x81
+                    and data[1] == 0x80 | size
+                    and (size <= self._max_msg_size or not self._max_msg_size)
+                ):
+                    # The commonest read, inline: one whole masked text frame of
+                    # under 126 bytes, unmasked as _ws_frames.unmask does.
+                    # _take_frame reads every other frame.
+                    if size:
+                        key = data[2:6] * ((size + 3) >> 2)
+                        value = int.from_bytes(data[6:], "little") ^ int.from_bytes(key, "little")
+                        payload = value.to_bytes(len(key), "little")[:size]
+                    else:
+                        payload = b""
+                    try:
+                        return _new_message(WSMessage, (_TEXT, payload.decode("utf-8"), ""))
+                    except UnicodeDecodeError:
+                        # RFC 6455 §8.1: invalid UTF-8 fails the connection with 1007.
+                        await self._fail(
+                            WSCloseCode.INVALID_TEXT, "invalid UTF-8 in a text message"
+                        )
+                        continue
+                self._rbuf = data
+                self._rpos = 0
+        finally:
+            if mode:
+                self._reading = False
 
     def _received(self, data: bytes) -> None:
         """Queue bytes read while a frame is incomplete or wsproto is busy."""
@@ -906,17 +913,8 @@ class WebSocketResponse(StreamResponse):
     def __aiter__(self) -> WebSocketResponse:
         return self
 
-    async def __anext__(self) -> WSMessage:
-        # receive() inlined: one coroutine less per message.
-        msg = self._begin_receive()
-        if msg is None:
-            try:
-                msg = await self._receive(self._receive_timeout)
-            finally:
-                self._reading = False
-        if msg[0] in _END_TYPES:
-            raise StopAsyncIteration
-        return msg
+    def __anext__(self) -> Coroutine[Any, Any, WSMessage]:
+        return self._receive(self._receive_timeout, _ITER)
 
     async def receive_str(self, *, timeout: float | None = None) -> str:
         """The next message, which must be text.
@@ -951,6 +949,12 @@ class WebSocketResponse(StreamResponse):
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open" if self._conn is not None else "not prepared"
         return f"<{type(self).__name__} {state}>"
+
+
+def _deliver(msg: WSMessage, mode: int) -> WSMessage:
+    if mode == _ITER and msg[0] in _END_TYPES:
+        raise StopAsyncIteration
+    return msg
 
 
 def _error(code: int, reason: str) -> WSMessage:
