@@ -9,7 +9,7 @@ the handler's task; a driver implements them with whatever its loop offers.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Protocol
 
 RawHeaders = Sequence[tuple[bytes, bytes]]
@@ -80,8 +80,8 @@ class Channel(Protocol):
 class UpgradedStream(Protocol):
     """The raw connection after a switch of protocols (e.g. to WebSocket)."""
 
-    async def receive(self) -> bytes:
-        """Bytes from the peer; ``b""`` once the peer closed."""
+    def receive(self) -> Awaitable[bytes]:
+        """Bytes from the peer; ``b""`` once the peer closed (await the result)."""
         ...
 
     async def send(self, data: bytes) -> None:

@@ -758,32 +758,40 @@ class _UpgradedProtocolStream:
         self._buffer: deque[bytes] = deque()
         self._eof = False
         self._paused = False
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiter: asyncio.Future[bytes] | None = None
 
     def feed(self, data: bytes) -> None:
+        if not data:
+            self._eof = True
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():  # else the reader was cancelled: keep the bytes
+                waiter.set_result(data)
+                return
         if data:
             self._buffer.append(data)
             if len(self._buffer) > 16:
                 self._paused = True
                 self._proto._pause_reading()
-        else:
-            self._eof = True
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
-    async def receive(self) -> bytes:
-        """Bytes from the peer; ``b""`` once it closed."""
-        while not self._buffer:
-            if self._eof or self._proto._closed:
-                return b""
-            self._waiter = self._proto._loop.create_future()
-            await self._waiter
-        data = self._buffer.popleft()
-        if self._paused and not self._buffer:
-            self._paused = False
-            self._proto._resume_reading()
-        return data
+    def receive(self) -> asyncio.Future[bytes]:
+        """Bytes from the peer; ``b""`` once it closed (await the result).
+
+        A future rather than a coroutine: a waiting reader gets the bytes
+        straight from ``feed``, a coroutine less per message.
+        """
+        waiter = self._proto._loop.create_future()
+        if self._buffer:
+            waiter.set_result(self._buffer.popleft())
+            if self._paused and not self._buffer:
+                self._paused = False
+                self._proto._resume_reading()
+        elif self._eof or self._proto._closed:
+            waiter.set_result(b"")
+        else:
+            self._waiter = waiter
+        return waiter
 
     async def send(self, data: bytes) -> None:
         """Write all of ``data``, waiting while the transport is congested."""
