@@ -9,8 +9,10 @@ Usage::
 Each scenario starts a fresh server process (``python bench/stress.py serve``,
 which serves the app of ``tests/reliability/rel_support.py`` with
 ``run_app``) and measures it from the outside: RSS and open descriptors from
-``/proc/<pid>``, the server's own task count from ``GET /tasks``, latencies
-from an asyncio client in this process, throughput and errors from ``wrk``.
+``/proc/<pid>``, the server's own task count and heap from ``GET /tasks``
+and ``GET /memory``, latencies from an asyncio client in this process (for
+slowloris, from a blocking client in a process of its own), throughput and
+errors from ``wrk``.
 Everything is on 127.0.0.1. Targets and the figures measured go to
 ``bench/STRESS.md``.
 
@@ -19,13 +21,18 @@ Scenarios:
 - idle: N idle keep-alive connections (10,000), then 1,000 sequential
   requests on a fresh connection; RSS per idle connection (target < 10 KiB on
   the asyncio Protocol driver) and latency.
-- slowloris: 1,000 connections sending a request head a byte a second;
-  each must get 408 at the head deadline (10 s) while a normal client keeps
-  a p99 under 50 ms.
+- slowloris: 1,000 connections, opened over 1 s, each sending a request head
+  a byte a second; each must get 408 and be closed at the head deadline
+  (10 s) while a normal client (``stress.py probe``, its own process, a
+  keep-alive request every 10 ms) keeps a p99 under 50 ms.
+  ``--set slowloris_ramp=0`` opens them all at once (deadlines expire together).
 - slowread: 20 clients stream 100 MB bodies and read slowly; server RSS must
   stay bounded; one client that stops reading is dropped at the send timeout.
-- vanish: 10,000 clients that reset or half-close mid-head, mid-body or
-  mid-response; descriptors, tasks and RSS before and after.
+- vanish: rounds of 10,000 clients that reset or half-close mid-head,
+  mid-body or mid-response; descriptors, tasks, GC-tracked objects and RSS
+  after each round. The first round grows the heap to its working size; "no
+  leaked memory" is RSS growth under 5 % between the last two rounds.
+  ``--tracemalloc`` traces the server's allocations and reports what grew.
 - flood: wrk at full speed for 60 s; RSS growth after warm-up under 5 %, no
   errors.
 - sigterm: SIGTERM while wrk runs and 50 slow requests are in flight; none of
