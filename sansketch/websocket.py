@@ -664,21 +664,33 @@ class WebSocketResponse(StreamResponse):
                     self._received(data)
                     continue
                 size = len(data) - 6
+                first = data[0]
                 if (
                     0 <= size < 126
-                    and data[0] == 0x81
+                    and (first == 0x81 or (first == 0xC1 and self._deflate is not None))
                     and data[1] == 0x80 | size
                     and (size <= self._max_msg_size or not self._max_msg_size)
                 ):
                     # The commonest read, inline: one whole masked text frame of
-                    # under 126 bytes, unmasked as _ws_frames.unmask does.
-                    # _take_frame reads every other frame.
+                    # under 126 bytes (deflated or not), unmasked as
+                    # _ws_frames.unmask does. _take_frame reads every other frame.
                     if size:
                         key = data[2:6] * ((size + 3) >> 2)
                         value = int.from_bytes(data[6:], "little") ^ int.from_bytes(key, "little")
                         payload = value.to_bytes(len(key), "little")[:size]
                     else:
                         payload = b""
+                    if first == 0xC1:
+                        assert self._deflate is not None
+                        try:
+                            inflated = self._deflate.inflate_whole(payload)
+                        except zlib.error:
+                            await self._fail(WSCloseCode.INVALID_TEXT, "invalid compressed data")
+                            continue
+                        if inflated is None:
+                            await self._fail(WSCloseCode.MESSAGE_TOO_BIG, "message too big")
+                            continue
+                        payload = inflated
                     try:
                         return _new_message(WSMessage, (_TEXT, payload.decode("utf-8"), ""))
                     except UnicodeDecodeError:
