@@ -19,7 +19,7 @@ be a token and a value must not contain CR, LF or NUL (ValueError).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING
@@ -42,6 +42,21 @@ _TEXT_PLAIN_UTF8 = "text/plain; charset=utf-8"
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
 _TRANSFER_ENCODING = frozenset({"transfer-encoding"})
 _SENTINEL: object = object()
+# Whole encoded heads for responses whose only header is a common
+# Content-Type (or none): shared, immutable, and equal from one response to
+# the next, which lets the core reuse the head it built last time.
+_CONTENT_TYPE_HEADS: dict[str | None, tuple[tuple[bytes, bytes], ...]] = {
+    None: (),
+    **{
+        value: ((b"Content-Type", value.encode("latin-1")),)
+        for value in (
+            _TEXT_PLAIN_UTF8,
+            "text/html; charset=utf-8",
+            "application/json",
+            "application/octet-stream",
+        )
+    },
+}
 
 
 class StreamResponse:
@@ -53,24 +68,31 @@ class StreamResponse:
         headers: initial headers.
     """
 
+    # Class-level starting values: a response sets on itself only what it
+    # changes, so building the common one costs a few attribute writes.
+    _prepared = False
+    _status = 200
+    _reason: str | None = None
+    _cookies: dict[str, SetCookie] | None = None
+    _keep_alive: bool | None = None
+    _chunked = False
+    _trailers: dict[str, str] | None = None
+    _channel: Channel | None = None
+    _req: Request | None = None
+    _eof_sent = False
+    # Headers are built lazily: until someone touches ``headers``, ``_hdrs``
+    # is None and the only field is ``_ctype`` (the Content-Type value, if
+    # any), which the hot path encodes without building a CIMultiDict.
+    _hdrs: CIMultiDict[str] | None = None
+    _ctype: str | None = None
+
     def __init__(
         self, *, status: int = 200, reason: str | None = None, headers: LooseHeaders = None
     ) -> None:
-        self._headers: CIMultiDict[str] = (
-            CIMultiDict(headers) if headers is not None else CIMultiDict()
-        )
-        self._prepared = False
-        self._status = 200
-        self._reason: str | None = None
+        if headers is not None:
+            self._hdrs = CIMultiDict(headers)
         if status != 200 or reason is not None:
             self.set_status(status, reason)
-        self._cookies: dict[str, SetCookie] | None = None
-        self._keep_alive: bool | None = None
-        self._chunked = False
-        self._trailers: dict[str, str] | None = None
-        self._channel: Channel | None = None
-        self._req: Request | None = None
-        self._eof_sent = False
 
     # -- status -------------------------------------------------------------
     @property
@@ -112,9 +134,32 @@ class StreamResponse:
         return self._headers
 
     @property
+    def _headers(self) -> CIMultiDict[str]:
+        """The headers as a CIMultiDict, built on first use."""
+        headers = self._hdrs
+        if headers is None:
+            headers = self._hdrs = CIMultiDict()
+            if self._ctype is not None:
+                headers["Content-Type"] = self._ctype
+        return headers
+
+    def _content_type_value(self) -> str | None:
+        """The ``Content-Type`` value, without building the headers."""
+        headers = self._hdrs
+        return self._ctype if headers is None else headers.get("Content-Type")
+
+    def _store_content_type(self, value: str) -> None:
+        """Set the ``Content-Type`` value, without building the headers."""
+        headers = self._hdrs
+        if headers is None:
+            self._ctype = value
+        else:
+            headers["Content-Type"] = value
+
+    @property
     def content_type(self) -> str:
         """The media type of ``Content-Type``, without parameters."""
-        return content_type_parts(self._headers.get("Content-Type"))[0]
+        return content_type_parts(self._content_type_value())[0]
 
     @content_type.setter
     def content_type(self, value: str) -> None:
@@ -123,7 +168,7 @@ class StreamResponse:
     @property
     def charset(self) -> str | None:
         """The ``charset`` parameter of ``Content-Type``, if any."""
-        return content_type_parts(self._headers.get("Content-Type"))[1].get("charset")
+        return content_type_parts(self._content_type_value())[1].get("charset")
 
     @charset.setter
     def charset(self, value: str | None) -> None:
@@ -133,26 +178,28 @@ class StreamResponse:
         self._set_content_type(ctype, value)
 
     def _set_content_type(self, ctype: str, charset: str | None) -> None:
-        params = content_type_parts(self._headers.get("Content-Type"))[1]
+        params = content_type_parts(self._content_type_value())[1]
         params.pop("charset", None)
         if charset is not None:
             params["charset"] = charset.lower()
         value = ctype
         for name, pvalue in params.items():
             value += f"; {name}={quote_param(pvalue)}"
-        self._headers["Content-Type"] = value
+        self._store_content_type(value)
 
     @property
     def content_length(self) -> int | None:
         """The declared ``Content-Length``, or ``None`` for a chunked body."""
-        value = self._headers.get("Content-Length")
+        headers = self._hdrs
+        value = headers.get("Content-Length") if headers is not None else None
         return int(value) if value is not None else None
 
     @content_length.setter
     def content_length(self, value: int | None) -> None:
         self._check_not_prepared()
         if value is None:
-            self._headers.pop("Content-Length", None)
+            if self._hdrs is not None:
+                self._hdrs.pop("Content-Length", None)
             return
         if self._chunked:
             raise RuntimeError("content length cannot be set with chunked encoding")
@@ -167,7 +214,7 @@ class StreamResponse:
             RuntimeError: a ``Content-Length`` was already set.
         """
         self._check_not_prepared()
-        if "Content-Length" in self._headers:
+        if self._hdrs is not None and "Content-Length" in self._hdrs:
             raise RuntimeError("chunked encoding cannot be used with a content length")
         self._chunked = True
 
@@ -241,9 +288,16 @@ class StreamResponse:
         if self._prepared:
             raise RuntimeError("the response was already prepared")
 
-    def _encoded_headers(self, *, with_length: bool) -> list[tuple[bytes, bytes]]:
+    def _encoded_headers(self, *, with_length: bool) -> Sequence[tuple[bytes, bytes]]:
         """Validate and encode the head; framing fields only if ``with_length``."""
-        headers = self._headers
+        headers = self._hdrs
+        if headers is None:
+            if not self._cookies and not self._trailers and self._keep_alive is None:
+                # The common head: at most a Content-Type, often pre-encoded.
+                head = _CONTENT_TYPE_HEADS.get(self._ctype)
+                if head is not None:
+                    return head
+            headers = self._headers
         if "Transfer-Encoding" in headers or (not with_length and "Content-Length" in headers):
             skip = _TRANSFER_ENCODING if with_length else _FRAMING
             encoded = [
@@ -256,7 +310,7 @@ class StreamResponse:
         if self._cookies:
             for cookie in self._cookies.values():
                 encoded.append(encode_header("Set-Cookie", cookie.header_value()))
-        if self._trailers and "Trailer" not in self._headers:
+        if self._trailers and "Trailer" not in headers:
             # RFC 9110 §6.6.2: announce the trailer fields that will follow.
             encoded.append(encode_header("Trailer", ", ".join(self._trailers)))
         if self._keep_alive is False:
@@ -324,7 +378,7 @@ class StreamResponse:
             self._trailers = dict(trailers)
         encoded = None
         if self._trailers:
-            if "Content-Length" in self._headers:
+            if self._hdrs is not None and "Content-Length" in self._hdrs:
                 raise RuntimeError("trailers need a chunked body, not a content length")
             encoded = [encode_header(k, v) for k, v in self._trailers.items()]
         self._eof_sent = True
@@ -354,6 +408,10 @@ class Response(StreamResponse):
         TypeError: ``body`` is not bytes-like or ``text`` is not a str.
     """
 
+    # The encoded head, fixed by ``prepare``; the body, set by ``__init__``.
+    _head: Sequence[tuple[bytes, bytes]] = ()
+    _body = b""
+
     def __init__(
         self,
         body: bytes | bytearray | memoryview | None = None,
@@ -365,36 +423,54 @@ class Response(StreamResponse):
         content_type: str | None = None,
         charset: str | None = None,
     ) -> None:
-        super().__init__(status=status, reason=reason, headers=headers)
-        self._head: list[tuple[bytes, bytes]] = []
-        self._body = b""
-        if body is not None and text is not None:
-            raise ValueError("body and text are not allowed together")
-        if content_type is not None and "Content-Type" in self._headers:
+        # StreamResponse.__init__, inlined: this runs for every response.
+        if headers is not None:
+            self._hdrs = CIMultiDict(headers)
+        if status != 200 or reason is not None:
+            self.set_status(status, reason)
+        if text is not None:
+            if body is not None:
+                raise ValueError("body and text are not allowed together")
+            if content_type is None and charset is None:
+                if not isinstance(text, str):
+                    raise TypeError(f"text must be str, not {type(text).__name__}")
+                # The hot path: a pre-encoded head at send time.
+                if self._content_type_value() is None:
+                    self._store_content_type(_TEXT_PLAIN_UTF8)
+                self._body = text.encode("utf-8")
+                return
+        self._init_slow(body, text, content_type, charset)
+
+    def _init_slow(
+        self,
+        body: bytes | bytearray | memoryview | None,
+        text: str | None,
+        content_type: str | None,
+        charset: str | None,
+    ) -> None:
+        """The rest of ``__init__``: explicit content types and charsets."""
+        if content_type is not None and self._content_type_value() is not None:
             raise ValueError("content_type and the Content-Type header are exclusive")
         if content_type is not None and charset is not None and ";" in content_type:
             raise ValueError("charset must not be in content_type when given apart")
         if text is not None:
             if not isinstance(text, str):
                 raise TypeError(f"text must be str, not {type(text).__name__}")
-            if content_type is None and charset is None:
-                # The hot path: one dict write, a pre-encoded pair at send time.
-                if "Content-Type" not in self._headers:
-                    self._headers["Content-Type"] = _TEXT_PLAIN_UTF8
-                self._body = text.encode("utf-8")
-                return
             charset = charset or "utf-8"
-            if content_type is None and "Content-Type" not in self._headers:
+            if content_type is None and self._content_type_value() is None:
                 content_type = "text/plain"
             if content_type is not None:
-                self._headers["Content-Type"] = f"{content_type}; charset={charset}"
+                self._store_content_type(f"{content_type}; charset={charset}")
             self._body = text.encode(charset)
             return
         if body is not None:
-            self.body = body
+            if type(body) is bytes:
+                self._body = body
+            else:
+                self.body = body
         if content_type is not None:
             value = content_type if charset is None else f"{content_type}; charset={charset}"
-            self._headers["Content-Type"] = value
+            self._store_content_type(value)
         elif charset is not None:
             self.charset = charset
 
@@ -423,8 +499,8 @@ class Response(StreamResponse):
         self._check_not_prepared()
         if not isinstance(value, str):
             raise TypeError(f"text must be str, not {type(value).__name__}")
-        if "Content-Type" not in self._headers:
-            self._headers["Content-Type"] = _TEXT_PLAIN_UTF8
+        if self._content_type_value() is None:
+            self._store_content_type(_TEXT_PLAIN_UTF8)
         self._body = value.encode(self.charset or "utf-8")
 
     @property
@@ -454,7 +530,14 @@ class Response(StreamResponse):
         """
         if self._prepared:
             return
-        await self._run_prepare_hooks(request)
+        # _run_prepare_hooks, inlined: most apps have no hooks.
+        self._req = request
+        self._channel = request._channel
+        app = request._app
+        if app is not None:
+            hooks = app.on_response_prepare
+            if hooks:
+                await hooks.send(request, self)
         self._head = self._encoded_headers(with_length=False)
         self._prepared = True
 
@@ -486,7 +569,7 @@ class Response(StreamResponse):
             self._trailers = dict(trailers)
         self._eof_sent = True
         if self._trailers:
-            head = self._head
+            head = list(self._head)
             if not any(name.lower() == b"trailer" for name, _ in head):
                 head.append(encode_header("Trailer", ", ".join(self._trailers)))
             await self._channel.send_head(self._status, head, self._reason_bytes())
@@ -494,8 +577,12 @@ class Response(StreamResponse):
                 await self._channel.send_body(self._body)
             await self._channel.send_end([encode_header(k, v) for k, v in self._trailers.items()])
             return
+        reason = self._reason
         await self._channel.send_response(
-            self._status, self._head, self._body, self._reason_bytes()
+            self._status,
+            self._head,
+            self._body,
+            None if reason is None else reason.encode("latin-1"),
         )
 
 
