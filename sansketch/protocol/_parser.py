@@ -108,6 +108,8 @@ class RequestParser:
     _pending_method: bytes | None = None
     _body_in_feed = 0
     _decoder: ChunkedDecoder | None = None
+    _known = b""
+    _known_events: list[Event] = []  # replaced when learnt, never mutated
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
@@ -264,7 +266,79 @@ class RequestParser:
         self.events.append(RequestRejected(status, message))
 
     def feed(self, data: bytes) -> None:
-        """Parse ``data``, appending events; never raises for peer errors."""
+        """Parse ``data``, appending events; never raises for peer errors.
+
+        At a request boundary, a head that repeats byte for byte the last
+        one learnt (see ``_learn``) is not handed to llhttp again: the same
+        bytes in the same state give the same events. A keep-alive client
+        repeating its request, or a pipelined burst of one request, then
+        costs a byte comparison per request.
+        """
+        pos = 0
+        size = len(data)
+        learn = True
+        while not (self.in_message or self.stopped or self._pending_method is not None):
+            known = self._known
+            if known and data.startswith(known, pos):
+                n = len(known)
+                start = pos
+                pos += n
+                while data.startswith(known, pos):
+                    pos += n
+                count = (pos - start) // n
+                if _END.trailers:  # as in on_message_complete
+                    _END.trailers.clear()
+                self.events += self._known_events * count
+                self._heads += count
+                if pos == size:
+                    return
+            if not learn or data[pos : pos + 1] in b"\r\n":
+                break
+            # The first empty line after a head that starts this piece ends
+            # it: a request line and field lines hold no empty line.
+            end = data.find(b"\r\n\r\n", pos) + 4
+            if end < 4:
+                break
+            if end == size:
+                head = data[pos:] if pos else data
+            else:
+                head = data[pos:end]
+                if not data.startswith(head, end):
+                    break  # learning pays only when the next head repeats it
+            before = len(self.events)
+            self._feed(head)
+            learn = self._learn(head, before)
+            pos = end
+            if pos == size:
+                return
+        self._feed(data[pos:] if pos else data)
+
+    def _learn(self, head: bytes, before: int) -> bool:
+        """Remember ``head`` if llhttp, fed exactly these bytes at a request
+        boundary, made of them one complete bodyless keep-alive request and
+        stopped at a boundary again. Returns whether it did."""
+        events = self.events
+        if len(events) != before + 2 or events[-1] is not _END:
+            return False
+        event = events[-2]
+        if (
+            type(event) is not RequestHead
+            or self.in_message
+            or self.stopped
+            or self._pending_method is not None
+            or event.chunked
+            or event.content_length
+            or event.upgrade is not None
+            or not event.keep_alive
+        ):
+            return False
+        # bytes() so that a driver reusing a bytearray cannot change it.
+        self._known = bytes(head)
+        self._known_events = [event, _END]
+        return True
+
+    def _feed(self, data: bytes) -> None:
+        """Run llhttp over ``data`` and sort out how it stopped."""
         if self._pending_method is not None:
             self._classify_method(self._pending_method + data)
             return

@@ -75,6 +75,28 @@ def test_any_split_gives_same_events(data: bytes, cuts: list[int]) -> None:
     assert split == whole
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    request(last=False),
+    st.integers(2, 5),
+    stream(),
+    st.lists(st.integers(0, 10_000), max_size=6),
+)
+def test_repeated_requests_parse_as_fresh(
+    first: bytes, copies: int, rest: bytes, cuts: list[int]
+) -> None:
+    # A head repeated byte for byte is recognised without llhttp: the events
+    # must be those of parsing every byte (one at a time, nothing repeats).
+    data = first * copies + rest
+    whole, _ = feed([data])
+    assert rejected(whole) is None, whole
+    assert feed([data[i : i + 1] for i in range(len(data))])[0] == whole
+    assert feed([first] * copies + [rest])[0] == whole
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    bounds = zip([0, *points], [*points, len(data)], strict=True)
+    assert feed([data[a:b] for a, b in bounds if b > a])[0] == whole
+
+
 status_st = st.one_of(
     st.sampled_from([200, 201, 204, 301, 304, 400, 404, 500, 503]), st.integers(200, 599)
 )

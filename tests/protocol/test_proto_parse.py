@@ -405,3 +405,80 @@ def test_repeated_head_with_other_version_is_not_confused() -> None:
                 assert [h.http_version for h in heads] == [first[11:14], second[11:14]]
                 if second is v10 and not extra:
                     assert not heads[1].keep_alive
+
+
+# A head repeated byte for byte at a request boundary is recognised without
+# llhttp (the parser learns it); these pin down that nothing else changes.
+REPEAT = b"GET /r HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n\r\n"
+
+
+def _heads(events: list[object]) -> list[bytes]:
+    return [e.target for e in events if isinstance(e, RequestHead)]
+
+
+def test_repeated_heads_in_one_read_and_across_reads() -> None:
+    fresh = three_ways(REPEAT)
+    for stream in (REPEAT * 5, REPEAT * 2 + b"\r\n" + REPEAT * 2, b"\r\n" + REPEAT * 3):
+        count = stream.count(REPEAT)
+        whole, _ = feed([stream])
+        assert whole == fresh * count
+        assert feed([stream[i : i + 1] for i in range(len(stream))])[0] == whole
+        assert feed([REPEAT] * count)[0] == fresh * count
+        # Reads that cut a repeated head anywhere.
+        for cut in range(1, len(REPEAT)):
+            assert feed([stream[: len(REPEAT) + cut], stream[len(REPEAT) + cut :]])[0] == whole
+
+
+def test_repeated_head_then_others() -> None:
+    other = REPEAT.replace(b"/r", b"/o")
+    post = b"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"
+    stream = REPEAT * 3 + other * 2 + post + REPEAT + post * 2 + other
+    events, _ = feed([stream])
+    assert rejected(events) is None
+    assert _heads(events) == [b"/r"] * 3 + [b"/o"] * 2 + [b"/p", b"/r", b"/p", b"/p", b"/o"]
+    assert [e.data for e in events if isinstance(e, BodyData)] == [b"abc"] * 3
+    assert feed([stream[i : i + 1] for i in range(len(stream))])[0] == events
+
+
+def test_near_copy_of_learnt_head_is_checked_in_full() -> None:
+    # One byte off the learnt head is a new head: every rule applies to it.
+    for bad, status in (
+        (REPEAT.replace(b"Host: a", b"Host: @"), 400),
+        (REPEAT.replace(b"HTTP/1.1", b"HTTP/2.0"), 505),
+        (REPEAT.replace(b"X-A: 1", b"X-A\x01 1"), 400),
+        (REPEAT.replace(b"\r\n\r\n", b"\r\n" + b"X-A: 1\r\n" * 200 + b"\r\n"), 431),
+    ):
+        limits = Limits(max_header_count=100)
+        assert rejected(feed([REPEAT * 2 + bad], limits)[0]) == status
+        assert rejected(feed([REPEAT, REPEAT, bad], limits)[0]) == status
+
+
+def test_learnt_head_inside_a_body_is_body() -> None:
+    body = REPEAT * 2
+    post = b"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    for chunks in (
+        [REPEAT * 2 + post],
+        [REPEAT, REPEAT, post],
+        [REPEAT * 2, post[:-5], post[-5:]],
+    ):
+        events, _ = feed(chunks)
+        assert _heads(events) == [b"/r", b"/r", b"/p"]
+        assert b"".join(e.data for e in events if isinstance(e, BodyData)) == body
+
+
+def test_learnt_head_not_replayed_after_close() -> None:
+    close = REPEAT.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+    events, _ = feed([REPEAT * 2 + close + REPEAT * 2])
+    assert _heads(events) == [b"/r"] * 3 and rejected(events) is None
+
+
+def test_learnt_head_survives_a_reused_buffer() -> None:
+    # A driver may hand in a bytearray and refill it: the parser keeps its
+    # own copy, so the refilled bytes are checked as a new head.
+    _, conn = feed([])
+    buf = bytearray(REPEAT)
+    events = conn.receive_data(buf, 0.0)  # type: ignore[arg-type]
+    conn.send_response(200, [], b"")
+    buf[buf.index(b"Host: a") + 6] = ord("@")
+    events += conn.receive_data(bytes(buf), 0.0)
+    assert _heads(events) == [b"/r"] and rejected(events) == 400
