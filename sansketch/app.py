@@ -42,7 +42,7 @@ from collections.abc import (
     MutableMapping,
     Sequence,
 )
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from ._channel import ClientDisconnected
 from .exceptions import (
@@ -183,6 +183,8 @@ class Application(MutableMapping[AppKey[Any] | str, Any]):
         # Per mount prefix (longest first): the middleware chain that answers
         # a miss under it, so a sub-application's middlewares see its 404s.
         self._miss_chains: list[tuple[str, Application, Handler]] = []
+        # Plain-path routes by raw target and method token (set by freeze).
+        self._static_routes: dict[bytes, dict[bytes, Route]] = {}
 
     def __eq__(self, other: object) -> bool:
         return self is other
@@ -333,6 +335,7 @@ class Application(MutableMapping[AppKey[Any] | str, Any]):
             resources.extend(child._router._resources)
         self._router._build_tables(resources)
         self._compose(self, ())
+        self._static_routes = self._router._static_table()
         chains = [
             (full, app, _fold(app._chain(), self._answer_miss))
             for full, app in self._all_subapps()
@@ -390,42 +393,73 @@ class Application(MutableMapping[AppKey[Any] | str, Any]):
         """
         if not self._frozen:
             self.freeze()
+        handler: Callable[[Request], Awaitable[object]]
+        response: object
+        head = request._head
+        target = head.target
+        # Fast path: a plain path, found by its raw bytes and the method token.
+        by_method = self._static_routes.get(target)
+        if by_method is None and b"?" in target:
+            by_method = self._static_routes.get(target.partition(b"?")[0])
+        route = by_method.get(head.method) if by_method is not None else None
+        if route is not None:
+            request._match_info = route._match_info
+            try:
+                if route._app is not self:
+                    request._app = route._app
+                response = await route._composed(request)
+            except HTTPException as exc:
+                return exc
+            except ClientDisconnected:
+                raise
+            except Exception as exc:
+                return self._handler_error(request, exc)
+            if not isinstance(response, StreamResponse):
+                return self._wrong_type(request, response)
+            return response
         # The head's target, not request.raw_path: that property caches its
         # value in a dict, which the common case does not need.
-        raw = request._head.target.partition(b"?")[0].decode("utf-8", "replace")
+        raw = target.partition(b"?")[0].decode("utf-8", "replace")
         if raw[:1] != "/":
             raw = request.rel_url.raw_path
         path = match_path(raw)
         match_info = self._router.resolve(request.method, path)
         request._match_info = match_info
         route = match_info.route
-        # Typed as object: handlers are user code and may return anything.
-        response: object
         try:
             if route is not None:
                 if route._app is not self:
                     request._app = route._app
-                response = cast(object, await route._composed(request))
+                handler = route._composed
             else:
-                response = cast(object, await self._miss_chain(request)(request))
+                handler = self._miss_chain(request)
+            response = await handler(request)
         except HTTPException as exc:
             return exc
         except ClientDisconnected:
             raise
         except Exception as exc:
-            if getattr(request._channel, "response_started", False):
-                # The head is out: no error response can follow; let the
-                # server abort the connection.
-                raise
-            return self._internal_error(request, exc)
+            return self._handler_error(request, exc)
         if not isinstance(response, StreamResponse):
-            return self._internal_error(
-                request,
-                TypeError(f"handler returned {type(response).__name__}, not a StreamResponse"),
-            )
+            return self._wrong_type(request, response)
         return response
 
-    def _miss_chain(self, request: Request) -> Handler:
+    def _handler_error(self, request: Request, exc: Exception) -> StreamResponse:
+        """The response for an unexpected exception from the handler chain."""
+        if getattr(request._channel, "response_started", False):
+            # The head is out: no error response can follow; let the server
+            # abort the connection.
+            raise exc
+        return self._internal_error(request, exc)
+
+    def _wrong_type(self, request: Request, response: object) -> StreamResponse:
+        """A 500 for a handler that returned something other than a response."""
+        return self._internal_error(
+            request,
+            TypeError(f"handler returned {type(response).__name__}, not a StreamResponse"),
+        )
+
+    def _miss_chain(self, request: Request) -> Callable[[Request], Awaitable[object]]:
         if self._miss_chains:
             path = request.path
             for prefix, app, chain in self._miss_chains:

@@ -435,8 +435,11 @@ class Response(StreamResponse):
                 if not isinstance(text, str):
                     raise TypeError(f"text must be str, not {type(text).__name__}")
                 # The hot path: a pre-encoded head at send time.
-                if self._content_type_value() is None:
-                    self._store_content_type(_TEXT_PLAIN_UTF8)
+                headers = self._hdrs
+                if headers is None:
+                    self._ctype = _TEXT_PLAIN_UTF8
+                elif "Content-Type" not in headers:
+                    headers["Content-Type"] = _TEXT_PLAIN_UTF8
                 self._body = text.encode("utf-8")
                 return
         self._init_slow(body, text, content_type, charset)

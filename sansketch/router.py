@@ -168,7 +168,9 @@ class Route:
         self.resource = resource
         # Set when the application freezes: the handler wrapped in the
         # middlewares that apply to it, and the application that owns it.
-        self._composed: Handler = handler
+        # Typed as returning object: it ends in user code, which may return
+        # anything; the application checks what comes back.
+        self._composed: Callable[[Request], Awaitable[object]] = handler
         self._app: Application | None = None
         # Shared by every request to a parameterless route: no allocation.
         self._match_info = MatchInfo(_EMPTY, self)
@@ -909,6 +911,32 @@ class Router:
         self._shadowed = [
             r for r in resources if isinstance(r, PlainResource) and plain[r.key] is not r
         ]
+
+    def _static_table(self) -> dict[bytes, dict[bytes, Route]]:
+        """Routes that a raw request target finds with two dict lookups.
+
+        Maps a plain path, as the bytes a request-target carries before any
+        query, to the routes by method token. Only paths whose matching form
+        is their raw form (no ``%``) and only explicit methods are in it, and
+        each entry is what ``resolve`` returns, so a hit here is exactly a
+        ``resolve`` hit; anything else goes through ``resolve``.
+        """
+        table: dict[bytes, dict[bytes, Route]] = {}
+        for key, resource in self._plain.items():
+            if "%" in key or "?" in key:
+                continue
+            methods = set(resource._routes)
+            for other in self._shadowed:
+                if other.key == key:
+                    methods.update(other._routes)
+            by_method: dict[bytes, Route] = {}
+            for method in methods:
+                found = self.resolve(method, key)
+                if found.route is not None and not found and method.isascii():
+                    by_method[method.encode("ascii")] = found.route
+            if by_method:
+                table[key.encode("utf-8")] = by_method
+        return table
 
     def resolve(self, method: str, path: str) -> MatchInfo:
         """Find the route for ``method`` on ``path`` (matching form).
