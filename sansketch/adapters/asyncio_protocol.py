@@ -33,8 +33,9 @@ import asyncio
 import os
 import socket
 import sys
+import types
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Coroutine, Generator, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio
@@ -78,6 +79,9 @@ _READ_SIZE = 65536
 # Unread request body the driver buffers before it stops reading the socket.
 _HIGH_WATER = 256 * 1024
 _LOW_WATER = 64 * 1024
+# Response bytes the driver holds back to coalesce into one write; more is
+# written at once, so the transport's own flow control still applies.
+_FLUSH_SIZE = 64 * 1024
 
 
 # An eager task (3.12+) runs its first step at once: a handler that never
@@ -107,15 +111,20 @@ class HttpProtocol(asyncio.Protocol):
     """One HTTP/1.1 connection: socket events in, core events out."""
 
     __slots__ = (
+        "_buffering",
         "_channel",
         "_closed",
         "_conn",
         "_drain_waiter",
         "_draining_body",
         "_loop",
+        "_next",
+        "_out",
+        "_out_size",
         "_paused_for_body",
         "_paused_for_core",
         "_pending",
+        "_running",
         "_send_backlog",
         "_send_timer",
         "_seq",
@@ -141,6 +150,11 @@ class HttpProtocol(asyncio.Protocol):
         self._channel: _ProtocolChannel | None = None
         self._task: asyncio.Task[None] | None = None
         self._pending: deque[Event] = deque()
+        self._out: list[bytes] = []
+        self._out_size = 0
+        self._buffering = False
+        self._running = False
+        self._next: _ProtocolChannel | None = None
         self._draining_body = False
         self._closed = False
         self._write_paused = False
@@ -275,7 +289,59 @@ class HttpProtocol(asyncio.Protocol):
         # and asyncio would drop each further write with a logged warning.
         if self._closed or self._transport.is_closing():  # type: ignore[union-attr]
             raise ClientDisconnected("client went away while we were writing")
+        if self._buffering:
+            self._out.append(data)
+            self._out_size += len(data)
+            if self._out_size >= _FLUSH_SIZE:
+                self._flush()
+            return
+        if self._out:
+            self._flush()
         self._transport.write(data)  # type: ignore[union-attr]
+
+    def _flush(self) -> None:
+        """Write out the response bytes held back by ``write`` (in order)."""
+        out = self._out
+        if out:
+            data = out[0] if len(out) == 1 else b"".join(out)
+            out.clear()
+            self._out_size = 0
+            transport = self._transport
+            if not self._closed and transport is not None and not transport.is_closing():
+                transport.write(data)
+
+    @types.coroutine
+    def _flushing(self, coro: Coroutine[Any, Any, None]) -> Generator[Any, Any, None]:
+        """``await coro``, writing out held-back bytes whenever it suspends.
+
+        While a handler runs without suspending, its writes (and those of
+        the pipelined requests answered before it) are held back and go
+        out in one ``transport.write``; once it waits for anything, what
+        it wrote so far must not wait with it.
+        """
+        value: Any = None
+        error: BaseException | None = None
+        try:
+            while True:
+                # After a protocol switch (take_over) writes go straight out.
+                self._buffering = self._upgrade is None
+                try:
+                    step = coro.send(value) if error is None else coro.throw(error)
+                except StopIteration:
+                    return
+                self._buffering = False
+                self._flush()
+                try:
+                    value = yield step
+                    error = None
+                except GeneratorExit:
+                    coro.close()
+                    raise
+                except BaseException as exc:  # a cancellation, thrown into coro
+                    value = None
+                    error = exc
+        finally:
+            self._buffering = False
 
     async def wait_writable(self) -> None:
         """Wait while the transport's write buffer is over its high-water mark.
@@ -294,6 +360,7 @@ class HttpProtocol(asyncio.Protocol):
         """Write ``count`` raw bytes of a file (already framed by the caller)."""
         loop = self._loop
         transport = self._transport
+        self._flush()
         if transport is not None:
             # loop.sendfile seeks the file object; keep the caller's fd as is.
             with open(os.dup(fileno), "rb") as file:
@@ -367,10 +434,15 @@ class HttpProtocol(asyncio.Protocol):
 
     def _start(self, head: RequestHead, body_done: bool = False) -> None:
         self._seq += 1
-        channel = _ProtocolChannel(self, head)
+        channel = _ProtocolChannel(self, head, self._seq)
         channel.body_done = body_done
         self._channel = channel
-        coro = self._run(head, channel, self._seq)
+        if self._running:
+            # The handler task is finishing the previous request: it runs
+            # this one next, with no new task and no trip through the loop.
+            self._next = channel
+            return
+        coro = self._run(channel)
         if _EAGER_TASKS:
             task = asyncio.eager_task_factory(self._loop, coro)  # type: ignore[attr-defined,unused-ignore]
         else:
@@ -379,40 +451,63 @@ class HttpProtocol(asyncio.Protocol):
         if not task.done():
             self._task = task
 
-    async def _run(self, head: RequestHead, channel: _ProtocolChannel, seq: int) -> None:
+    async def _run(self, channel: _ProtocolChannel | None) -> None:
+        """Answer ``channel``'s request, then each pipelined one ready after it.
+
+        Responses of requests answered without suspending are held back
+        and written at once when no further request is ready (or when a
+        handler waits for anything): one ``transport.write`` per burst.
+        """
         state = self._state
-        try:
-            if state.config.request_timeout is None:
-                await handle_request(state.app, head, channel, seq)
-            else:
-                await _run_handler(state.app, head, channel, seq, state.config)
-        except (ClientDisconnected, _AbortConnection):
-            self._abort()
-            return
-        except asyncio.CancelledError:
-            self._abort()
-            raise
-        except LocalProtocolError as exc:
-            # Only reachable when even the 500 could not be framed.
-            server_logger.error("could not answer %r: %s", head.target, exc)
-            self._abort()
-            return
-        if state.config.access_log:
-            _log_access(self.remote, head, channel.status)
-        if channel.upgraded or not channel.response_ended:
-            self._close()
-            return
-        if self._write_paused and not self._closed:
+        app = state.app
+        config = state.config
+        while channel is not None:
+            head = channel.head
             try:
-                await self.wait_writable()
-            except ClientDisconnected:
+                if not self._out and not self._conn.pipelined:
+                    # Nothing before or after it: the response goes straight out.
+                    if config.request_timeout is None:
+                        await handle_request(app, head, channel, channel.seq)
+                    else:
+                        await _run_handler(app, head, channel, channel.seq, config)
+                elif config.request_timeout is None:
+                    await self._flushing(handle_request(app, head, channel, channel.seq))
+                else:
+                    await self._flushing(_run_handler(app, head, channel, channel.seq, config))
+            except (ClientDisconnected, _AbortConnection):
                 self._abort()
                 return
-        self._finish_request(channel)
+            except asyncio.CancelledError:
+                self._abort()
+                raise
+            except LocalProtocolError as exc:
+                # Only reachable when even the 500 could not be framed.
+                server_logger.error("could not answer %r: %s", head.target, exc)
+                self._abort()
+                return
+            if config.access_log:
+                _log_access(self.remote, head, channel.status)
+            if channel.upgraded or not channel.response_ended:
+                self._close()
+                return
+            if self._write_paused and not self._closed:
+                self._flush()
+                try:
+                    await self.wait_writable()
+                except ClientDisconnected:
+                    self._abort()
+                    return
+            self._running = True
+            self._finish_request(channel)
+            self._running = False
+            channel = self._next
+            self._next = None
+        self._task = None
+        if self._out:
+            self._flush()
 
     def _finish_request(self, channel: _ProtocolChannel) -> None:
         self._channel = None
-        self._task = None
         if self._closed:
             return
         if not channel.body_done:
@@ -536,6 +631,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def _close(self) -> None:
         if not self._closed:
+            self._flush()
             self._closed = True
             if self._transport is not None:
                 self._transport.close()
@@ -554,6 +650,9 @@ class HttpProtocol(asyncio.Protocol):
     # -- protocol switch ------------------------------------------------------------
     def take_over(self) -> tuple[UpgradedStream, bytes]:
         """Stop speaking HTTP; return the raw stream and the bytes that followed."""
+        # The 101 goes out now, and the new protocol's writes go straight out.
+        self._buffering = False
+        self._flush()
         data = b""
         events = list(self._pending)
         self._pending.clear()
@@ -590,14 +689,16 @@ class _ProtocolChannel:
         "response_ended",
         "response_started",
         "scheme",
+        "seq",
         "status",
         "upgraded",
     )
 
-    def __init__(self, proto: HttpProtocol, head: RequestHead) -> None:
+    def __init__(self, proto: HttpProtocol, head: RequestHead, seq: int) -> None:
         self._proto = proto
         self._conn = proto._conn
         self.head = head
+        self.seq = seq
         self._body: deque[bytes] = deque()
         self._buffered = 0
         self._trailers: RawHeaders = ()

@@ -664,6 +664,15 @@ class ServerConnection:
 
     # -- state, time, shutdown ----------------------------------------------
     @property
+    def pipelined(self) -> bool:
+        """Whether input after the current request is held (pipelining).
+
+        A driver may hold the current response back to write it together
+        with the responses to the requests that follow.
+        """
+        return bool(self._held)
+
+    @property
     def action(self) -> Action:
         """What the driver should do with the socket now."""
         state = self._state
