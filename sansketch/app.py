@@ -396,11 +396,12 @@ class Application(MutableMapping[AppKey[Any] | str, Any]):
         handler: Callable[[Request], Awaitable[object]]
         response: object
         head = request._head
-        target = head.target
+        raw_path = head.target
         # Fast path: a plain path, found by its raw bytes and the method token.
-        by_method = self._static_routes.get(target)
-        if by_method is None and b"?" in target:
-            by_method = self._static_routes.get(target.partition(b"?")[0])
+        by_method = self._static_routes.get(raw_path)
+        if by_method is None:
+            raw_path = raw_path.partition(b"?")[0]
+            by_method = self._static_routes.get(raw_path)
         route = by_method.get(head.method) if by_method is not None else None
         if route is not None:
             request._match_info = route._match_info
@@ -419,7 +420,7 @@ class Application(MutableMapping[AppKey[Any] | str, Any]):
             return response
         # The head's target, not request.raw_path: that property caches its
         # value in a dict, which the common case does not need.
-        raw = target.partition(b"?")[0].decode("utf-8", "replace")
+        raw = raw_path.decode("utf-8", "replace")
         if raw[:1] != "/":
             raw = request.rel_url.raw_path
         path = match_path(raw)

@@ -490,7 +490,11 @@ class DynamicResource(Resource):
         found = self._pattern.fullmatch(path)
         if found is None:
             return None
-        return {k: _decode_param(v) for k, v in found.groupdict().items()}
+        params = found.groupdict()
+        if "%" not in path:
+            # Nothing kept encoded (see match_path): the values are final.
+            return params
+        return {k: _decode_param(v) for k, v in params.items()}
 
     def url_for(self, *, query: Any = None, **parts: str | int) -> URL:
         missing = self._params.keys() - parts.keys()
