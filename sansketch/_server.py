@@ -17,10 +17,14 @@ client for free, and pipelined requests wait in the core, not here.
 
 Deadlines come only from ``conn.next_deadline()``: before each read the loop
 bounds the wait by it and calls ``conn.on_deadline(now)`` when it passes.
+The loop runs in one cancel scope per connection whose deadline it moves
+before and after each read between requests (a new scope per read costs
+several times more); only a deadline or shutdown that cancels it makes the
+loop take a fresh one. Body reads inside a handler get a scope of their own.
 
 Shutdown: a server keeps its live connections in a ``ConnectionSet``. Its
 ``start_shutdown`` calls ``conn.start_shutdown(now)`` on each and wakes any
-loop blocked in a read (each read runs in its own cancel scope), so an idle
+loop blocked in a read (by cancelling the scope of that read), so an idle
 keep-alive connection closes at once while a request in flight is finished
 with ``Connection: close``.
 
@@ -468,6 +472,10 @@ class _ConnectionLoop:
         self.scheme = scheme
         self.closed = False
         self.connections: ConnectionSet | None = None
+        # The scope the serve loop runs in; a fresh one after each time a
+        # deadline or shutdown cancelled it (cancellation is sticky).
+        self.scope: anyio.CancelScope | None = None
+        # The scope of a read in progress, which shutdown cancels to wake it.
         self._read_scope: anyio.CancelScope | None = None
 
     def with_defaults(self, headers: RawHeaders) -> list[tuple[bytes, bytes]]:
@@ -504,8 +512,17 @@ class _ConnectionLoop:
             self.config.counters.add("send-timeout", 0)
             raise ClientDisconnected("client stopped reading (send timeout)")
 
-    async def read_more(self) -> bool:
+    async def read_more(self, idle: bool = False) -> bool:
         """Read once (bounded by the core's deadline) and queue the events.
+
+        Args:
+            idle: the caller is the serve loop between requests, running in
+                the connection's scope (``self.scope``): that scope bounds
+                the read instead of a fresh one. A deadline or shutdown
+                interrupting it raises ``Cancelled`` out to the loop, which
+                restarts in a new scope; a read that completed while the
+                scope was cancelled returns normally and the loop must leave
+                the scope before it awaits anything (``scope.cancel_called``).
 
         Returns False when the connection is over (EOF handled, deadline
         fired and answered, shutdown of an idle connection, or an error event
@@ -520,19 +537,22 @@ class _ConnectionLoop:
             data: bytes | None = None
             wait = math.inf if deadline is None else self.config.timeout_for(deadline, clock())
             if wait > 0:
-                # A fresh scope per read: shutdown cancels it to wake us, and
-                # the deadline bounds it (math.inf: no timer).
-                scope = anyio.CancelScope(
-                    deadline=anyio.current_time() + wait if wait != math.inf else math.inf
-                )
-                self._read_scope = scope
-                try:
-                    with scope:
-                        data = await self._receive()
-                finally:
-                    self._read_scope = None
-                if scope.cancel_called and data is None and not _deadline_due(conn, clock()):
-                    continue  # woken by shutdown: look at the state again
+                if idle:
+                    data = await self._receive_in_scope(wait)
+                else:
+                    # A fresh scope per body read: shutdown cancels it to
+                    # wake us, and the deadline bounds it (math.inf: no timer).
+                    scope = anyio.CancelScope(
+                        deadline=anyio.current_time() + wait if wait != math.inf else math.inf
+                    )
+                    self._read_scope = scope
+                    try:
+                        with scope:
+                            data = await self._receive()
+                    finally:
+                        self._read_scope = None
+                    if scope.cancel_called and data is None and not _deadline_due(conn, clock()):
+                        continue  # woken by shutdown: look at the state again
             if data is None:
                 action, out = conn.on_deadline(clock(), _error_headers())
                 if action is DeadlineAction.NOTHING:
@@ -551,6 +571,27 @@ class _ConnectionLoop:
                 return False
             self.pending.extend(conn.receive_data(data, clock()))
             return bool(data)
+
+    async def _receive_in_scope(self, wait: float) -> bytes | None:
+        """Read in the connection's long-lived scope, its deadline moved.
+
+        Moving a deadline costs a fraction of a new cancel scope; with no
+        deadline (``math.inf``) the scope is not touched at all.
+        """
+        scope = self.scope
+        assert scope is not None
+        timed = wait != math.inf
+        if timed:
+            scope.deadline = anyio.current_time() + wait
+        self._read_scope = scope
+        try:
+            data = await self._receive()
+        finally:
+            self._read_scope = None
+            if timed:
+                # The handler that follows runs in this scope: no deadline.
+                scope.deadline = math.inf
+        return data
 
     async def _receive(self) -> bytes | None:
         try:
@@ -609,41 +650,56 @@ async def serve_connection(
         return
     seq = 0
     try:
-        while True:
-            if not loop.pending:
-                action = conn.action
-                if action is Action.CLOSE or action is Action.UPGRADE:
-                    # UPGRADE without a taker: nothing sensible can follow.
-                    break
-                if not await loop.read_more() and not loop.pending:
-                    break
-                continue
-            event = loop.pending.popleft()
-            if isinstance(event, RequestHead):
-                seq += 1
-                channel = StreamChannel(loop)
-                try:
-                    await _run_handler(app, event, channel, seq, config)
-                except (ClientDisconnected, _AbortConnection):
-                    break
-                if config.access_log:
-                    _log_access(remote, event, channel.status)
-                if channel.upgraded or not channel.response_ended:
-                    break
-                _discard_current_request(loop)
-                loop.pending.extend(conn.next_events(config.clock()))
-            elif isinstance(event, RequestRejected):
-                server_logger.info("rejected request from %s: %s", remote, event.reason)
-                try:
-                    await loop.send(conn.send_error(event, _error_headers()))
-                except ClientDisconnected:
-                    pass
-                break
-            elif isinstance(event, Upgrade):
-                # The app switched protocols but did not take the connection.
-                break
-            # Stray BodyData / RequestEnd of a request already answered are
-            # dropped by _discard_current_request; nothing else to do here.
+        running = True
+        while running:
+            scope = loop.scope = anyio.CancelScope()
+            with scope:
+                while True:
+                    if not loop.pending:
+                        action = conn.action
+                        if action is Action.CLOSE or action is Action.UPGRADE:
+                            # UPGRADE without a taker: nothing sensible can follow.
+                            running = False
+                            break
+                        more = await loop.read_more(idle=True)
+                        if not more and not loop.pending:
+                            running = False
+                            break
+                        if scope.cancel_called:
+                            # A deadline or shutdown hit as the read completed:
+                            # the scope would cancel the handler; take a new one.
+                            break
+                        continue
+                    event = loop.pending.popleft()
+                    if isinstance(event, RequestHead):
+                        seq += 1
+                        channel = StreamChannel(loop)
+                        try:
+                            await _run_handler(app, event, channel, seq, config)
+                        except (ClientDisconnected, _AbortConnection):
+                            running = False
+                            break
+                        if config.access_log:
+                            _log_access(remote, event, channel.status)
+                        if channel.upgraded or not channel.response_ended:
+                            running = False
+                            break
+                        _discard_current_request(loop)
+                        loop.pending.extend(conn.next_events(config.clock()))
+                    elif isinstance(event, RequestRejected):
+                        server_logger.info("rejected request from %s: %s", remote, event.reason)
+                        try:
+                            await loop.send(conn.send_error(event, _error_headers()))
+                        except ClientDisconnected:
+                            pass
+                        running = False
+                        break
+                    elif isinstance(event, Upgrade):
+                        # The app switched protocols but did not take the connection.
+                        running = False
+                        break
+                    # Stray BodyData / RequestEnd of a request already answered are
+                    # dropped by _discard_current_request; nothing else to do here.
     finally:
         if connections is not None:
             connections.discard(loop)
