@@ -29,7 +29,7 @@ from ._counters import RejectionCounters
 from ._errors import LocalProtocolError
 from ._events import BodyData, Event, Headers, RequestEnd, RequestHead, RequestRejected, Upgrade
 from ._limits import Limits
-from ._parser import RequestParser
+from ._parser import _END, RequestParser
 from ._state import TRANSITIONS, State, Trigger
 from ._writer import _NAME_KINDS, PLAIN, REASONS, STATUS_LINES, check_trailers, scan, status_line
 
@@ -67,6 +67,7 @@ _IDLE = State.IDLE
 _DEFAULT_LIMITS = Limits()
 _HEAD = Trigger.REQUEST_HEAD
 _DONE = Trigger.RESPONSE_DONE
+_RECEIVING = TRANSITIONS[_IDLE, _HEAD]
 _DEAD = frozenset((State.ERROR, State.CLOSED, State.MUST_CLOSE))
 # (status, headers, body length, head bytes) of the last hot-path response.
 _last_head: tuple[int, Sequence[tuple[bytes, bytes]], int, bytes] = (0, [], -1, b"")
@@ -172,6 +173,31 @@ class ServerConnection:
             parsed.
         """
         parser = self._parser
+        if (
+            data == parser._known
+            and self._state is _IDLE
+            and not self._holding
+            and not self._held
+            and not self._discarding
+            and not (parser.in_message or parser.stopped or parser._pending_method is not None)
+        ):
+            # Hottest path: a keep-alive read holding exactly the head the
+            # parser learnt (see RequestParser.feed), so its events are known.
+            # What receive_data and _start_request would do, inlined.
+            head = parser._known_head
+            if _END.trailers:  # as in RequestParser.on_message_complete
+                _END.trailers.clear()
+            parser._heads += 1
+            self._head_started = self._idle_since = None
+            self._state = _RECEIVING
+            self._received = 0
+            self._continue_sent = False
+            if head is not self._req:
+                self._req = head
+                self._simple = _is_simple(head)
+            self._req_complete = self._holding = True
+            self._fast = self._simple and not self._shutting_down
+            return [head, _END]
         if self._state in _DEAD:
             # Sticky: after an error, or once the connection must close, no
             # more requests are read (RFC 9112 §9.6).

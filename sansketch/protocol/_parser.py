@@ -65,6 +65,8 @@ _RTSP_ONLY = frozenset(
 # The RequestEnd of every request without trailers: events are immutable,
 # so one instance serves all (its empty list is checked before each reuse).
 _END = RequestEnd()
+# Stands for "no head learnt yet" (``_known`` is None then).
+_NO_HEAD = RequestHead(b"", b"", b"", [])
 
 
 class _Stop(Exception):
@@ -108,7 +110,10 @@ class RequestParser:
     _pending_method: bytes | None = None
     _body_in_feed = 0
     _decoder: ChunkedDecoder | None = None
-    _known = b""
+    # The last head learnt (see ``_learn``) and its events; the connection
+    # reads these too, for a keep-alive read that holds exactly that head.
+    _known: bytes | None = None
+    _known_head = _NO_HEAD
     _known_events: list[Event] = []  # replaced when learnt, never mutated
 
     def __init__(self, limits: Limits) -> None:
@@ -279,10 +284,16 @@ class RequestParser:
         learn = True
         while not (self.in_message or self.stopped or self._pending_method is not None):
             known = self._known
-            if known and data.startswith(known, pos):
+            if known is not None and data.startswith(known, pos):
                 n = len(known)
                 start = pos
                 pos += n
+                more = (size - pos) // n
+                # One comparison for a burst of copies (startswith costs more
+                # per call than a memcmp of a few hundred bytes), else one
+                # copy at a time.
+                if more > 1 and data.startswith(known * more, pos):
+                    pos += more * n
                 while data.startswith(known, pos):
                     pos += n
                 count = (pos - start) // n
@@ -334,6 +345,7 @@ class RequestParser:
             return False
         # bytes() so that a driver reusing a bytearray cannot change it.
         self._known = bytes(head)
+        self._known_head = event
         self._known_events = [event, _END]
         return True
 

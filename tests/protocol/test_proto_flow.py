@@ -205,3 +205,63 @@ def test_fresh_connection_state() -> None:
     conn = ServerConnection()
     assert conn.action is Action.READ and conn.state is State.IDLE
     assert conn.next_deadline() is None
+
+
+# A keep-alive read holding exactly a head the parser learnt skips the parser
+# (RequestParser.feed, ServerConnection.receive_data); only at a boundary.
+def _learnt() -> ServerConnection:
+    conn, events = started(GET)
+    assert [type(e) for e in events] == [RequestHead, RequestEnd]
+    conn.send_response(200, [], b"")
+    return conn
+
+
+def test_learnt_head_read_again_is_a_request() -> None:
+    conn = _learnt()
+    for i in range(3):
+        assert conn.next_events(i) == [] and conn.state is State.IDLE
+        # The keep-alive timer runs from the end of the last response.
+        assert conn.next_deadline() == i + conn.limits.keep_alive_timeout
+        events = conn.receive_data(GET, i + 0.5)
+        assert events == [RequestHead(b"GET", b"/", b"1.1", [(b"Host", b"a")]), RequestEnd()]
+        assert conn.state is State.RECV_REQUEST and conn.next_deadline() is None
+        conn.send_response(200, [], b"")
+
+
+def test_learnt_head_is_held_while_a_request_is_answered() -> None:
+    conn = _learnt()
+    assert len(conn.receive_data(GET, 0.0)) == 2
+    assert conn.receive_data(GET, 0.0) == []  # pipelined behind the first
+    conn.send_head(200, [(b"Content-Length", b"2")])
+    assert conn.receive_data(GET, 0.0) == []
+    conn.send_body(b"ok")
+    conn.send_end()
+    assert [type(e) for e in conn.next_events(0.0)] == [RequestHead, RequestEnd]
+    conn.send_response(200, [], b"")
+    assert [type(e) for e in conn.next_events(0.0)] == [RequestHead, RequestEnd]
+
+
+def test_learnt_head_bytes_mid_message_are_not_a_request() -> None:
+    # After a partial head, an unknown method whose verdict waits for more
+    # bytes, a body being drained, or the peer's EOF, the same bytes mean
+    # something else.
+    conn = _learnt()
+    assert conn.receive_data(b"GET /x HTTP/1.1\r\nHo", 0.0) == []
+    events = conn.receive_data(GET, 0.0)
+    assert [type(e) for e in events] == [RequestRejected]
+
+    conn = _learnt()
+    assert conn.receive_data(b"XYZ", 0.0) == []
+    assert conn.receive_data(GET, 0.0) == [RequestRejected(501, "unknown method")]
+
+    conn = _learnt()
+    post = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % (len(GET) + 1)
+    assert [type(e) for e in conn.receive_data(post, 0.0)] == [RequestHead]
+    conn.send_response(200, [], b"")  # early: the body is drained
+    assert conn.receive_data(GET, 0.0) == []
+    assert [type(e) for e in conn.receive_data(b"x" + GET, 0.0)] == [RequestHead, RequestEnd]
+
+    conn = _learnt()
+    assert conn.receive_data(b"", 0.0) == []
+    assert conn.receive_data(GET, 0.0) == []
+    assert conn.action is Action.CLOSE
