@@ -8,6 +8,8 @@ behaviour.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from sansketch.app import Application
@@ -180,3 +182,47 @@ async def test_headers_touched_after_construction_are_sent() -> None:
         odd = await client.get("/odd")
         assert odd.headers["Content-Type"] == "text/x-custom; charset=utf-8"
         assert await odd.text() == "<b>"
+
+
+# -- json_response's default serialiser ---------------------------------------------
+
+
+class Tagged(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"message": "Hello, World!"},
+        [1, 2.5, -0.0, 10**30, None, True, False],
+        {"nested": {"list": [{"a": ()}], "é": "ü\n\u2028\x00"}},
+        {1: "int key", 2.5: "float key", None: "none", False: "bool"},
+        "top-level string",
+        Tagged("str subclass"),
+        float("nan"),
+        float("-inf"),
+        3,
+        None,
+    ],
+)
+def test_json_response_serialises_as_json_dumps(data: object) -> None:
+    assert json_response(data).body == json.dumps(data).encode("utf-8")
+
+
+def test_json_response_errors_as_json_dumps() -> None:
+    circular: list[object] = []
+    circular.append(circular)
+    bad = {"ok": 1, "bad": object()}
+    for data in (circular, bad):
+        with pytest.raises((ValueError, TypeError)) as ours:
+            json_response(data)
+        with pytest.raises((ValueError, TypeError)) as theirs:
+            json.dumps(data)
+        assert type(ours.value) is type(theirs.value)
+        assert str(ours.value) == str(theirs.value)
+    # An error leaves nothing behind: the same objects serialise afterwards.
+    del bad["bad"]
+    circular.clear()
+    assert json_response(bad).body == b'{"ok": 1}'
+    assert json_response([circular, circular]).body == b"[[], []]"
