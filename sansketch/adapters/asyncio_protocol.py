@@ -73,6 +73,11 @@ if TYPE_CHECKING:
 __all__ = ["AsyncioProtocolServer", "HttpProtocol"]
 
 _READ = Action.READ
+# with_defaults' last result, reused while the Date value and the app's
+# (immutable) header tuple stay the same objects.
+_last_date = b""
+_last_headers: RawHeaders = ()
+_last_with_defaults: list[tuple[bytes, bytes]] = []
 
 _SERVER_HEADER = (b"server", b"sansketch")
 _READ_SIZE = 65536
@@ -116,7 +121,6 @@ class HttpProtocol(asyncio.Protocol):
         "_closed",
         "_conn",
         "_drain_waiter",
-        "_draining_body",
         "_loop",
         "_next",
         "_out",
@@ -155,7 +159,6 @@ class HttpProtocol(asyncio.Protocol):
         self._buffering = False
         self._running = False
         self._next: _ProtocolChannel | None = None
-        self._draining_body = False
         self._closed = False
         self._write_paused = False
         self._send_timer: asyncio.TimerHandle | None = None
@@ -397,8 +400,20 @@ class HttpProtocol(asyncio.Protocol):
         self._drain_waiter = None
 
     def with_defaults(self, headers: RawHeaders) -> list[tuple[bytes, bytes]]:
-        """Response headers plus ``Date`` and ``Server`` (RFC 9110 §6.6.1)."""
-        return [*headers, (b"date", date_header_value()), _SERVER_HEADER]
+        """Response headers plus ``Date`` and ``Server`` (RFC 9110 §6.6.1).
+
+        The result must not be changed: for the same (immutable) tuple of
+        headers within the same second it is the very list returned last
+        time, which also lets the core's head cache match at once.
+        """
+        global _last_date, _last_headers, _last_with_defaults
+        date = date_header_value()
+        if headers is _last_headers and date is _last_date:
+            return _last_with_defaults
+        combined = [*headers, (b"date", date), _SERVER_HEADER]
+        if type(headers) is tuple:
+            _last_date, _last_headers, _last_with_defaults = date, headers, combined
+        return combined
 
     # -- events -------------------------------------------------------------------
     def _dispatch(self, events: Iterable[Event]) -> None:
@@ -418,12 +433,9 @@ class HttpProtocol(asyncio.Protocol):
                 self._pending.append(event)
                 continue
             if isinstance(event, RequestHead):
-                self._draining_body = False
                 self._start(event)
             elif isinstance(event, BodyData | RequestEnd):
-                # Unread body of a request already answered: drop it.
-                if isinstance(event, RequestEnd):
-                    self._draining_body = False
+                pass  # unread body of a request already answered: dropped
             elif isinstance(event, RequestRejected):
                 self._reject(event)
                 return
@@ -510,8 +522,6 @@ class HttpProtocol(asyncio.Protocol):
         self._channel = None
         if self._closed:
             return
-        if not channel.body_done:
-            self._draining_body = True
         if self._paused_for_body:
             self._paused_for_body = False
             self._resume_reading()
@@ -699,7 +709,7 @@ class _ProtocolChannel:
         self._conn = proto._conn
         self.head = head
         self.seq = seq
-        self._body: deque[bytes] = deque()
+        self._body: deque[bytes] | None = None  # made when body bytes come
         self._buffered = 0
         self._trailers: RawHeaders = ()
         self._waiter: asyncio.Future[None] | None = None
@@ -717,6 +727,8 @@ class _ProtocolChannel:
     # -- fed by the protocol --------------------------------------------------------
     def feed(self, data: bytes) -> None:
         if data:
+            if self._body is None:
+                self._body = deque()
             self._body.append(data)
             self._buffered += len(data)
             self._proto.body_buffered(self._buffered)
@@ -748,8 +760,9 @@ class _ProtocolChannel:
                 if continue_bytes:
                     self._proto.write(continue_bytes)
         while True:
-            if self._body:
-                data = self._body.popleft()
+            body = self._body
+            if body:
+                data = body.popleft()
                 self._buffered -= len(data)
                 self._proto.body_consumed(self._buffered)
                 return data
