@@ -102,6 +102,23 @@ class ByteStream(Protocol):
         ...
 
 
+class SendNowait(Protocol):
+    """Optional extra of a ``ByteStream``: a write that never waits.
+
+    The loop tries it first and bounds only the rest of a write that would
+    wait (a full socket buffer) by the send timeout: a timer per write costs
+    more than the write itself.
+    """
+
+    def send_nowait(self, data: bytes) -> int:
+        """Write what can go out of ``data`` at once; the number of bytes taken.
+
+        Raises:
+            OSError: the connection is broken (as ``send`` would).
+        """
+        ...
+
+
 @dataclass(slots=True)
 class ServerConfig:
     """Settings shared by every connection a server accepts.
@@ -477,6 +494,8 @@ class _ConnectionLoop:
         self.scope: anyio.CancelScope | None = None
         # The scope of a read in progress, which shutdown cancels to wake it.
         self._read_scope: anyio.CancelScope | None = None
+        # ``SendNowait.send_nowait`` if the stream has it.
+        self._send_nowait: Callable[[bytes], int] | None = getattr(stream, "send_nowait", None)
 
     def with_defaults(self, headers: RawHeaders) -> list[tuple[bytes, bytes]]:
         """Response headers plus ``Date`` and ``Server`` (RFC 9110 §6.6.1)."""
@@ -497,8 +516,15 @@ class _ConnectionLoop:
         A client that stops reading is dropped once a write has waited
         ``config.send_timeout`` seconds (also ``ClientDisconnected``).
         """
-        timeout = self.config.send_timeout
+        nowait = self._send_nowait
         try:
+            if nowait is not None:
+                sent = nowait(data)
+                if sent >= len(data):
+                    return
+                if sent:
+                    data = data[sent:]
+            timeout = self.config.send_timeout
             if timeout is None:
                 await self.stream.send(data)
                 return

@@ -8,11 +8,13 @@ the timeout before cancelling it.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import anyio
+import sniffio
 from anyio.abc import SocketAttribute, SocketListener, SocketStream, TaskGroup, TaskStatus
 
 from .._server import ConnectionSet, ServerConfig, serve_connection, server_logger
@@ -28,10 +30,25 @@ _READ_SIZE = 65536
 class AnyioByteStream:
     """A ``ByteStream`` over an anyio ``SocketStream``."""
 
-    __slots__ = ("_stream",)
+    __slots__ = ("_socket", "_stream", "_transport")
 
     def __init__(self, stream: SocketStream) -> None:
         self._stream = stream
+        # What send_nowait writes to, looked up once: the socket itself on
+        # trio (non-blocking; trio keeps no write buffer of its own), the
+        # transport on asyncio, where the socket belongs to the transport.
+        self._socket: socket.socket | None = None
+        self._transport: asyncio.WriteTransport | None = None
+        if sniffio.current_async_library() == "trio":
+            sock = stream.extra(SocketAttribute.raw_socket, None)
+            if sock is not None and not sock.getblocking():
+                self._socket = sock
+        else:
+            # anyio's asyncio SocketStream keeps its transport private;
+            # without one of the expected type, every write takes ``send``.
+            transport = getattr(stream, "_transport", None)
+            if isinstance(transport, asyncio.WriteTransport):
+                self._transport = transport
 
     async def receive(self) -> bytes | None:
         """Up to 64 KiB from the peer; ``b""`` at end of stream."""
@@ -39,6 +56,26 @@ class AnyioByteStream:
             return await self._stream.receive(_READ_SIZE)
         except anyio.EndOfStream:
             return b""
+
+    def send_nowait(self, data: bytes) -> int:
+        """Write what the socket takes at once; the number of bytes taken.
+
+        Raises:
+            OSError: the connection is broken.
+        """
+        sock = self._socket
+        if sock is not None:
+            try:
+                return sock.send(data)
+            except BlockingIOError:
+                return 0
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return 0
+        if transport.get_write_buffer_size() > transport.get_write_buffer_limits()[1]:
+            return 0
+        transport.write(data)
+        return len(data)
 
     async def send(self, data: bytes) -> None:
         """Write all of ``data``."""

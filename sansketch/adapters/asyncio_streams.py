@@ -28,15 +28,32 @@ _READ_SIZE = 65536
 class StreamsByteStream:
     """A ``ByteStream`` over an asyncio reader/writer pair."""
 
-    __slots__ = ("_reader", "_writer")
+    __slots__ = ("_high_water", "_reader", "_transport", "_writer")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
+        self._transport = writer.transport
+        try:
+            self._high_water = self._transport.get_write_buffer_limits()[1]
+        except (AttributeError, NotImplementedError):
+            self._high_water = 0  # unknown: send_nowait takes data only when empty
 
     async def receive(self) -> bytes | None:
         """Up to 64 KiB from the peer; ``b""`` at end of stream."""
         return await self._reader.read(_READ_SIZE)
+
+    def send_nowait(self, data: bytes) -> int:
+        """Hand ``data`` to the transport unless it is congested or closing.
+
+        Returns ``len(data)``, or 0 (nothing written) when ``send`` must wait
+        for flow control or report the lost connection.
+        """
+        transport = self._transport
+        if transport.is_closing() or transport.get_write_buffer_size() > self._high_water:
+            return 0
+        transport.write(data)
+        return len(data)
 
     async def send(self, data: bytes) -> None:
         """Write ``data`` and wait while the transport is congested."""
