@@ -530,11 +530,26 @@ class HttpProtocol(asyncio.Protocol):
             events = list(pending)
             pending.clear()
             self._dispatch(events)
+        conn = self._conn
         if self._channel is None and not self._closed:
-            events = self._conn.next_events(self._loop.time())
+            events = conn.next_events(self._loop.time())
             if events:
-                self._dispatch(events)
-        self._after_input()
+                if (
+                    len(events) == 2
+                    and type(events[0]) is RequestHead
+                    and type(events[1]) is RequestEnd
+                    and self._channel is None
+                ):
+                    # A whole pipelined request without a body, the common case.
+                    self._start(events[0], body_done=True)
+                else:
+                    self._dispatch(events)
+        # _after_input, with its common case (keep reading) inlined.
+        if conn.action is _READ and not self._paused_for_core and not self._closed:
+            if self._channel is None:
+                self._update_timer()
+        else:
+            self._after_input()
 
     def _reject(self, event: RequestRejected) -> None:
         server_logger.info("rejected request from %s: %s", self.remote, event.reason)
