@@ -14,7 +14,7 @@ transfer codings other than chunked (501) and on HTTP/1.0 (§6.1), Expect
 from __future__ import annotations
 
 from ._errors import RemoteProtocolError
-from ._events import Headers, RequestHead
+from ._events import Headers, RequestHead, new_request_head
 
 # RFC 9110 §5.6.2: tchar.
 TOKEN_CHARS = frozenset(
@@ -210,7 +210,7 @@ def build_request_head(
         # RFC 9110 §7.8: Upgrade only counts with the "upgrade" option.
         wants = upgrade.lower()
 
-    head = RequestHead(
+    head = new_request_head(
         method,
         target,
         version,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from proto_helpers import feed, rejected, three_ways
 
@@ -482,3 +484,24 @@ def test_learnt_head_survives_a_reused_buffer() -> None:
     buf[buf.index(b"Host: a") + 6] = ord("@")
     events += conn.receive_data(bytes(buf), 0.0)
     assert _heads(events) == [b"/r"] and rejected(events) == 400
+
+
+def test_parsed_heads_are_plain_frozen_request_heads() -> None:
+    # The parser builds heads through a faster constructor; what comes out
+    # must be an ordinary, frozen RequestHead.
+    data = b"GET /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n"
+    head, _ = three_ways(data)
+    assert type(head) is RequestHead
+    assert head == RequestHead(
+        b"GET",
+        b"/f",
+        b"1.1",
+        [(b"Host", b"a"), (b"Expect", b"100-continue")],
+        expects_continue=True,
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        head.target = b"/other"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del head.method  # type: ignore[misc]
+    assert dataclasses.replace(head, keep_alive=False).keep_alive is False
+    assert repr(head).startswith("RequestHead(method=b'GET', target=b'/f'")
