@@ -175,6 +175,21 @@ class Request(MutableMapping[str, object]):
         seq: the 1-based position of this request on its connection.
     """
 
+    # Class-level starting values: a request sets on itself only what it
+    # uses, so building one for a plain GET costs a few attribute writes.
+    _match_info: Mapping[str, str] = _EMPTY_MATCH
+    _state: dict[str, object] | None = None
+    _content: BodyStream | None = None
+    _body: bytes | None = None
+    _post: MultiDictProxy[str | FileField] | None = None
+    # Views computed on first access from the raw head.
+    _raw_path: str | None = None
+    _rel_url: URL | None = None
+    _url: URL | None = None
+    _path: str | None = None
+    _headers: CIMultiDictProxy[str] | None = None
+    _cookies: Mapping[str, str] | None = None
+
     def __init__(
         self,
         head: RequestHead,
@@ -189,28 +204,28 @@ class Request(MutableMapping[str, object]):
         self._channel = channel
         self._app = app
         self._client_max_size = client_max_size
-        self._match_info: Mapping[str, str] = _EMPTY_MATCH
-        self._state: dict[str, object] = {}
-        self._cache: dict[str, object] = {}
-        self._content: BodyStream | None = None
-        self._body: bytes | None = None
-        self._post: MultiDictProxy[str | FileField] | None = None
 
     # -- per-request state (MutableMapping) ----------------------------------
     def __getitem__(self, key: str) -> object:
+        if self._state is None:
+            raise KeyError(key)
         return self._state[key]
 
     def __setitem__(self, key: str, value: object) -> None:
+        if self._state is None:
+            self._state = {}
         self._state[key] = value
 
     def __delitem__(self, key: str) -> None:
+        if self._state is None:
+            raise KeyError(key)
         del self._state[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._state)
+        return iter(self._state or ())
 
     def __len__(self) -> int:
-        return len(self._state)
+        return len(self._state) if self._state is not None else 0
 
     # Requests are distinct objects even when their state is equal.
     __eq__ = object.__eq__
@@ -271,19 +286,19 @@ class Request(MutableMapping[str, object]):
     @property
     def raw_path(self) -> str:
         """The request-target as received (path and query, still encoded)."""
-        cached = self._cache.get("raw_path")
+        cached = self._raw_path
         if cached is not None:
-            return cached  # type: ignore[return-value]
+            return cached
         raw = self._head.target.decode("utf-8", "replace")
-        self._cache["raw_path"] = raw
+        self._raw_path = raw
         return raw
 
     @property
     def rel_url(self) -> URL:
         """The target as a relative URL (path and query)."""
-        cached = self._cache.get("rel_url")
+        cached = self._rel_url
         if cached is not None:
-            return cached  # type: ignore[return-value]
+            return cached
         raw = self.raw_path
         if raw.startswith("/"):
             path, _, query = raw.partition("?")
@@ -297,15 +312,15 @@ class Request(MutableMapping[str, object]):
             url = URL.build(
                 path=absolute.raw_path or "/", query_string=absolute.raw_query_string, encoded=True
             )
-        self._cache["rel_url"] = url
+        self._rel_url = url
         return url
 
     @property
     def url(self) -> URL:
         """The absolute URL, from the scheme and ``Host``."""
-        cached = self._cache.get("url")
+        cached = self._url
         if cached is not None:
-            return cached  # type: ignore[return-value]
+            return cached
         rel = self.rel_url
         url = URL.build(
             scheme=self.scheme,
@@ -314,20 +329,20 @@ class Request(MutableMapping[str, object]):
             query_string=rel.raw_query_string,
             encoded=True,
         )
-        self._cache["url"] = url
+        self._url = url
         return url
 
     @property
     def path(self) -> str:
         """The percent-decoded path."""
-        cached = self._cache.get("path")
+        cached = self._path
         if cached is not None:
-            return cached  # type: ignore[return-value]
+            return cached
         raw = self.raw_path
         path = raw.partition("?")[0]
         if "%" in path or not path.startswith("/"):
             path = self.rel_url.path
-        self._cache["path"] = path
+        self._path = path
         return path
 
     @property
@@ -344,16 +359,16 @@ class Request(MutableMapping[str, object]):
     @property
     def headers(self) -> CIMultiDictProxy[str]:
         """Request headers (latin-1 decoded), duplicates and arrival order kept."""
-        cached = self._cache.get("headers")
+        cached = self._headers
         if cached is not None:
-            return cached  # type: ignore[return-value]
+            return cached
         headers = CIMultiDictProxy(
             CIMultiDict(
                 (name.decode("latin-1"), value.decode("latin-1"))
                 for name, value in self._head.headers
             )
         )
-        self._cache["headers"] = headers
+        self._headers = headers
         return headers
 
     @property
@@ -395,11 +410,11 @@ class Request(MutableMapping[str, object]):
     @property
     def cookies(self) -> Mapping[str, str]:
         """Cookies from the ``Cookie`` header(s)."""
-        cached = self._cache.get("cookies")
+        cached = self._cookies
         if cached is not None:
-            return cached  # type: ignore[return-value]
+            return cached
         cookies = parse_cookie_header(self.headers.getall("Cookie", []))
-        self._cache["cookies"] = cookies
+        self._cookies = cookies
         return cookies
 
     @property

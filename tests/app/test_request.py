@@ -118,7 +118,7 @@ def test_absolute_form_target_keeps_path_and_query() -> None:
 def test_plain_path_is_not_reparsed() -> None:
     req = make_request(b"/plain/path")
     assert req.path == "/plain/path"
-    assert "rel_url" not in req._cache  # the fast path did not build a URL
+    assert req._rel_url is None  # the fast path did not build a URL
 
 
 def test_headers_keep_duplicates_and_decode_latin1() -> None:
