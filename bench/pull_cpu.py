@@ -79,7 +79,7 @@ class FakeStream:
         """Nothing to close."""
 
 
-async def _serve(chunks: list[bytes], yield_per_receive: bool, expected: int) -> float:
+async def _serve(chunks: list[bytes], yield_per_receive: bool, expected: int) -> tuple[float, int]:
     config = ServerConfig()
     stream = FakeStream(chunks, yield_per_receive)
     start = time.process_time()
@@ -87,16 +87,19 @@ async def _serve(chunks: list[bytes], yield_per_receive: bool, expected: int) ->
     elapsed = time.process_time() - start
     if stream.responses != expected:
         raise SystemExit(f"expected {expected} responses, got {stream.responses}")
-    return elapsed
+    return elapsed, stream.sends
 
 
-async def _main(cases: list[tuple[str, int]], requests: int, yield_: bool) -> list[float]:
+async def _main(
+    cases: list[tuple[str, int]], requests: int, yield_: bool
+) -> list[tuple[float, float]]:
     await app.startup()
-    out: list[float] = []
+    out: list[tuple[float, float]] = []
     for _, depth in cases:
         chunks = [REQUEST * depth] * (requests // depth)
-        elapsed = await _serve(chunks, yield_, depth * len(chunks))
-        out.append(elapsed * 1e6 / (depth * len(chunks)))
+        n = depth * len(chunks)
+        elapsed, sends = await _serve(chunks, yield_, n)
+        out.append((elapsed * 1e6 / n, sends / n))
     await app.shutdown()
     await app.cleanup()
     return out
@@ -113,16 +116,19 @@ def main() -> None:
     cases = [("keep-alive", 1), ("pipelined 16", 16)]
     backends = args.backends.split(",")
     best: dict[tuple[str, str], float] = {}
+    writes: dict[tuple[str, str], float] = {}
     for _ in range(args.rounds):
         for backend in backends:
             figures = anyio.run(_main, cases, args.requests, not args.no_yield, backend=backend)
-            for (name, _depth), us in zip(cases, figures, strict=True):
+            for (name, _depth), (us, per_request) in zip(cases, figures, strict=True):
                 key = (backend, name)
                 best[key] = min(best.get(key, us), us)
-    print(f"{'backend':<10} {'workload':<14} {'µs CPU/request':>15}")
+                writes[key] = per_request
+    print(f"{'backend':<10} {'workload':<14} {'µs CPU/request':>15} {'writes/request':>15}")
     for backend in backends:
         for name, _ in cases:
-            print(f"{backend:<10} {name:<14} {best[(backend, name)]:>15.2f}")
+            key = (backend, name)
+            print(f"{backend:<10} {name:<14} {best[key]:>15.2f} {writes[key]:>15.3f}")
 
 
 if __name__ == "__main__":

@@ -385,7 +385,7 @@ class StreamChannel:
             self._head_bytes = b""
         self.response_ended = True
         if out:
-            await self._loop.send(out)
+            self._loop.queue(out)
 
     async def send_response(
         self, status: int, headers: RawHeaders, body: bytes, reason: bytes | None
@@ -395,7 +395,7 @@ class StreamChannel:
         self.response_started = True
         self.response_ended = True
         self.status = status
-        await self._loop.send(out)
+        self._loop.queue(out)
 
     async def sendfile(self, fd: int | os.PathLike[str] | str, offset: int, count: int) -> None:
         """Write part of a file as body bytes, read in pieces."""
@@ -430,6 +430,7 @@ class StreamChannel:
         self.upgraded = True
         lift_request_timeout()
         loop = self._loop
+        await loop.flush()  # the 101 goes out before the new protocol's bytes
         data = b""
         events = list(loop.pending)
         loop.pending.clear()
@@ -494,6 +495,9 @@ class _ConnectionLoop:
         self.scope: anyio.CancelScope | None = None
         # The scope of a read in progress, which shutdown cancels to wake it.
         self._read_scope: anyio.CancelScope | None = None
+        # Whole responses not written yet: those of pipelined requests go
+        # out together (see ``queue``).
+        self._out: list[bytes] = []
         # ``SendNowait.send_nowait`` if the stream has it.
         self._send_nowait: Callable[[bytes], int] | None = getattr(stream, "send_nowait", None)
 
@@ -510,12 +514,36 @@ class _ConnectionLoop:
         if self._read_scope is not None:
             self._read_scope.cancel()
 
+    def queue(self, data: bytes) -> None:
+        """Hold the end of a response until the next write, flush or read.
+
+        The responses to a burst of pipelined requests then leave in one
+        write (one syscall, one wake-up of the client) instead of one each.
+        Before any read (``read_more``), the handler's next partial write
+        (``send``), a protocol switch and the end of the connection, the
+        held bytes go out, so nothing waits on the client.
+        """
+        self._out.append(data)
+
+    async def flush(self) -> None:
+        """Write the held responses, if any."""
+        out = self._out
+        if out:
+            data = out[0] if len(out) == 1 else b"".join(out)
+            out.clear()
+            await self.send(data)
+
     async def send(self, data: bytes) -> None:
-        """Write to the peer; a dead peer becomes ``ClientDisconnected``.
+        """Write held responses and ``data``; a dead peer becomes ``ClientDisconnected``.
 
         A client that stops reading is dropped once a write has waited
         ``config.send_timeout`` seconds (also ``ClientDisconnected``).
         """
+        out = self._out
+        if out:
+            out.append(data)
+            data = b"".join(out)
+            out.clear()
         nowait = self._send_nowait
         try:
             if nowait is not None:
@@ -556,6 +584,15 @@ class _ConnectionLoop:
         """
         conn = self.conn
         clock = self.config.clock
+        out = self._out
+        if out:
+            # ``flush`` inlined: this runs once per request.
+            held = out[0] if len(out) == 1 else b"".join(out)
+            out.clear()
+            try:
+                await self.send(held)
+            except ClientDisconnected:
+                return False
         while True:
             if conn.action is Action.CLOSE:
                 return False
@@ -726,6 +763,11 @@ async def serve_connection(
                         break
                     # Stray BodyData / RequestEnd of a request already answered are
                     # dropped by _discard_current_request; nothing else to do here.
+        if not loop.closed:
+            try:
+                await loop.flush()
+            except ClientDisconnected:
+                pass
     finally:
         if connections is not None:
             connections.discard(loop)
