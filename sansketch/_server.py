@@ -584,11 +584,11 @@ class _ConnectionLoop:
         """
         conn = self.conn
         clock = self.config.clock
-        out = self._out
-        if out:
+        queued = self._out
+        if queued:
             # ``flush`` inlined: this runs once per request.
-            held = out[0] if len(out) == 1 else b"".join(out)
-            out.clear()
+            held = queued[0] if len(queued) == 1 else b"".join(queued)
+            queued.clear()
             try:
                 await self.send(held)
             except ClientDisconnected:
