@@ -543,15 +543,24 @@ class Response(StreamResponse):
         """
         if self._prepared:
             return
-        # _run_prepare_hooks, inlined: most apps have no hooks.
-        self._req = request
+        # _run_prepare_hooks, inlined: most apps have no hooks. (Each
+        # attribute written on a fresh response costs; _req is not needed.)
         self._channel = request._channel
         app = request._app
         if app is not None:
             hooks = app.on_response_prepare
             if hooks:
                 await hooks.send(request, self)
-        self._head = self._encoded_headers(with_length=False)
+        # _encoded_headers' common case, inlined.
+        head = None
+        if (
+            self._hdrs is None
+            and self._cookies is None
+            and self._trailers is None
+            and self._keep_alive is None
+        ):
+            head = _CONTENT_TYPE_HEADS.get(self._ctype)
+        self._head = head if head is not None else self._encoded_headers(with_length=False)
         self._prepared = True
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
