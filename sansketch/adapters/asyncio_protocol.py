@@ -317,10 +317,10 @@ class HttpProtocol(asyncio.Protocol):
     def _flushing(self, coro: Coroutine[Any, Any, None]) -> Generator[Any, Any, None]:
         """``await coro``, writing out held-back bytes whenever it suspends.
 
-        While a handler runs without suspending, its writes (and those of
-        the pipelined requests answered before it) are held back and go
-        out in one ``transport.write``; once it waits for anything, what
-        it wrote so far must not wait with it.
+        ``coro`` answers a burst of pipelined requests: while it runs
+        without suspending, its writes are held back and go out in one
+        ``transport.write``; once a handler waits for anything, what was
+        written so far must not wait with it.
         """
         value: Any = None
         error: BaseException | None = None
@@ -474,18 +474,18 @@ class HttpProtocol(asyncio.Protocol):
         app = state.app
         config = state.config
         while channel is not None:
+            if not self._buffering and (self._out or self._conn.pipelined):
+                # Requests follow this one: from here on the responses are
+                # held back and written together (a request with nothing
+                # before or after it writes straight out).
+                await self._flushing(self._run(channel))
+                return
             head = channel.head
             try:
-                if not self._out and not self._conn.pipelined:
-                    # Nothing before or after it: the response goes straight out.
-                    if config.request_timeout is None:
-                        await handle_request(app, head, channel, channel.seq)
-                    else:
-                        await _run_handler(app, head, channel, channel.seq, config)
-                elif config.request_timeout is None:
-                    await self._flushing(handle_request(app, head, channel, channel.seq))
+                if config.request_timeout is None:
+                    await handle_request(app, head, channel, channel.seq)
                 else:
-                    await self._flushing(_run_handler(app, head, channel, channel.seq, config))
+                    await _run_handler(app, head, channel, channel.seq, config)
             except (ClientDisconnected, _AbortConnection):
                 self._abort()
                 return
