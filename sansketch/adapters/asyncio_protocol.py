@@ -3,11 +3,11 @@
 Theory of operation
 -------------------
 Push style. ``data_received`` hands bytes to the core and dispatches the
-events at once; there is no reader task. Each request runs as one task that
+events at once; there is no reader task. A request runs in a task that
 calls ``handle_request`` with a ``_ProtocolChannel``; requests on a connection
 are answered strictly in order because the core holds pipelined requests back
-until the current response ends (``conn.next_events``), and only then does
-the next task start.
+until the current response ends (``conn.next_events``). The same task then
+answers the next held request, if one is ready: no task per pipelined request.
 
 Invariants:
 
@@ -15,9 +15,13 @@ Invariants:
 - body bytes of the in-flight request wait in the channel's buffer; when more
   than ``_HIGH_WATER`` bytes are unread, or the core says ``Action.PAUSE``,
   the transport stops reading; it resumes when the app catches up;
-- writes are synchronous ``transport.write`` calls (one per whole response);
-  a channel write then awaits a drain only while the transport has called
-  ``pause_writing``;
+- writes are synchronous ``transport.write`` calls (one per whole response).
+  While a burst of pipelined requests is answered without suspending, the
+  writes are held back (``_out``, at most ``_FLUSH_SIZE``) and go out in one
+  call when the burst ends, before a handler waits for anything, and before
+  a close, a sendfile or a protocol switch; a request with nothing before or
+  after it writes straight out. A channel write awaits a drain only while
+  the transport has called ``pause_writing``;
 - one timer per connection, armed from ``conn.next_deadline()``. It is re-armed
   only when the deadline moves earlier: a timer that fires early finds the
   deadline moved and re-arms, which costs less than re-arming per request.
