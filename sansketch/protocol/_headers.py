@@ -13,6 +13,8 @@ transfer codings other than chunked (501) and on HTTP/1.0 (§6.1), Expect
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ._errors import RemoteProtocolError
 from ._events import Headers, RequestHead, new_request_head
 
@@ -29,9 +31,59 @@ _SCHEMES = frozenset((b"http", b"https"))
 
 _VERSIONS = {"1.1": b"1.1", "1.0": b"1.0"}
 
-# Only names of these lengths can be one of the fields the core interprets;
-# checking the length first spares a lower() on most fields.
-_SPECIAL_LENGTHS = frozenset((4, 6, 7, 10, 14, 17))
+# The fields the core interprets, by lower-cased name.
+_HOST, _CONTENT_LENGTH, _TRANSFER_ENCODING, _CONNECTION, _EXPECT, _UPGRADE = range(1, 7)
+_KINDS = {
+    b"host": _HOST,
+    b"content-length": _CONTENT_LENGTH,
+    b"transfer-encoding": _TRANSFER_ENCODING,
+    b"connection": _CONNECTION,
+    b"expect": _EXPECT,
+    b"upgrade": _UPGRADE,
+}
+# Only names of these lengths can be one of them; checking the length first
+# spares a lower() on most fields.
+_SPECIAL_LENGTHS = frozenset(map(len, _KINDS))
+# Names as clients usually spell them, looked up as sent (no lower()): the
+# fields above, and common fields whose length is one of theirs (kind 0).
+_KINDS_AS_SENT = {
+    **_KINDS,
+    **{name.title(): kind for name, kind in _KINDS.items()},
+    **dict.fromkeys(
+        (
+            name
+            for common in (
+                b"accept",
+                b"accept-charset",
+                b"cookie",
+                b"origin",
+                b"pragma",
+                b"referer",
+                b"sec-fetch-dest",
+                b"sec-fetch-mode",
+                b"sec-fetch-site",
+                b"sec-fetch-user",
+                b"user-agent",
+            )
+            for name in (common, common.title())
+        ),
+        0,
+    ),
+}
+# Connection values as clients usually send them, split in advance.
+_CONNECTION_TOKENS: dict[bytes, tuple[bytes, ...]] = {
+    value: tuple(t.strip(b" \t").lower() for t in value.split(b","))
+    for value in (
+        b"keep-alive",
+        b"Keep-Alive",
+        b"close",
+        b"Close",
+        b"upgrade",
+        b"Upgrade",
+        b"keep-alive, Upgrade",
+        b"Upgrade, HTTP2-Settings",
+    )
+}
 
 
 def is_token(value: bytes) -> bool:
@@ -117,14 +169,15 @@ def build_request_head(
     headers: Headers,
     max_body: int | None,
     last_host: bytes | None,
-) -> tuple[RequestHead, bytes | None]:
+) -> tuple[RequestHead, bytes | None, bool]:
     """Apply the framing rules to a parsed head and derive its options.
 
     ``last_host`` is a Host value already validated on this connection (a
     keep-alive client repeats it; skipping the re-check is measurable).
 
     Returns:
-        The head and its (valid) Host value, if any.
+        The head, its (valid) Host value if any, and whether it has a
+        ``Connection`` field.
 
     Raises:
         RemoteProtocolError: with the status to answer (400, 413, 417, 501).
@@ -133,28 +186,35 @@ def build_request_head(
     hosts = 0
     content_length: int | None = None
     te: bytes | None = None
-    connection: list[bytes] | None = None
+    connection: Sequence[bytes] | None = None
     expect: bytes | None = None
     upgrade: bytes | None = None
+    as_sent = _KINDS_AS_SENT
     for name, value in headers:
-        if len(name) not in _SPECIAL_LENGTHS:
+        kind = as_sent.get(name)
+        if kind is None:
+            if len(name) not in _SPECIAL_LENGTHS:
+                continue
+            kind = _KINDS.get(name.lower())
+        if not kind:
             continue
-        lname = name.lower()
-        if lname == b"host":
+        if kind == _HOST:
             hosts += 1
             host = value
-        elif lname == b"content-length":
+        elif kind == _CONTENT_LENGTH:
             # llhttp already refused signs, spaces, lists and duplicates
             # (RFC 9112 §6.3 item 5); we therefore also refuse "5, 5".
             content_length = int(value)
-        elif lname == b"transfer-encoding":
+        elif kind == _TRANSFER_ENCODING:
             te = value if te is None else te + b"," + value
-        elif lname == b"connection":
-            tokens = _split_tokens(value)
-            connection = tokens if connection is None else connection + tokens
-        elif lname == b"expect":
+        elif kind == _CONNECTION:
+            tokens: Sequence[bytes] | None = _CONNECTION_TOKENS.get(value)
+            if tokens is None:
+                tokens = _split_tokens(value)
+            connection = tokens if connection is None else [*connection, *tokens]
+        elif kind == _EXPECT:
             expect = value
-        elif lname == b"upgrade":
+        else:
             upgrade = value
     # RFC 9112 §3.2: exactly one Host in HTTP/1.1, at most one in HTTP/1.0.
     if hosts > 1 or (hosts == 0 and version == b"1.1"):
@@ -221,4 +281,4 @@ def build_request_head(
         content_length,
         chunked,
     )
-    return head, host
+    return head, host, connection is not None

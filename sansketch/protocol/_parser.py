@@ -196,31 +196,30 @@ class RequestParser:
                 # expose the protocol name, and scanning every read for it
                 # costs more than the whole rest of the head.
                 raise RemoteProtocolError("not an HTTP request", 505)
-            # One pass for what the head needs besides _headers.py's rules.
-            size = 0
-            trailing_ows = has_connection = False
+            limits = self.limits
+            count = len(headers)
+            if count > limits.max_header_count:
+                raise RemoteProtocolError("too many header fields", 431)
+            raw = headers
+            size = _FIELD_OVERHEAD * count
+            trailing_ows = False
             for name, value in headers:
-                size += len(name) + len(value) + _FIELD_OVERHEAD
+                size += len(name) + len(value)
                 if value[-1:] in _OWS:
                     trailing_ows = True
-                if len(name) == 10 and name.lower() == b"connection":
-                    has_connection = True
-            if len(headers) > self.limits.max_header_count:
-                raise RemoteProtocolError("too many header fields", 431)
-            if size > self.limits.max_header_bytes:
+            if size > limits.max_header_bytes:
                 raise RemoteProtocolError("header section too large", 431)
-            version = llhttp.get_http_version()
-            raw = headers
             if trailing_ows:
                 # RFC 9112 §5.1: OWS around a value is not part of it; llhttp
                 # strips only the leading side.
                 headers = [(n, v.rstrip(b" \t")) for n, v in headers]
-            head, self._last_host = build_request_head(
+            version = llhttp.get_http_version()
+            head, self._last_host, has_connection = build_request_head(
                 method,
                 url,
                 version_of(version),
                 headers,
-                self.limits.max_body_bytes,
+                limits.max_body_bytes,
                 self._last_host,
             )
         except RemoteProtocolError as exc:

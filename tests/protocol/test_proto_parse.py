@@ -505,3 +505,49 @@ def test_parsed_heads_are_plain_frozen_request_heads() -> None:
         del head.method  # type: ignore[misc]
     assert dataclasses.replace(head, keep_alive=False).keep_alive is False
     assert repr(head).startswith("RequestHead(method=b'GET', target=b'/f'")
+
+
+def test_header_section_limit_is_exact() -> None:
+    # Each field line counts name + ": " + value + CRLF.
+    fields = b"Host: a\r\nX-Long: " + b"v" * 50 + b"\r\nEmpty: \r\n"
+    size = len(fields)
+    data = b"GET / HTTP/1.1\r\n" + fields + b"\r\n"
+    assert rejected(feed([data], Limits(max_header_bytes=size))[0]) is None
+    assert rejected(feed([data], Limits(max_header_bytes=size - 1))[0]) == 431
+    assert rejected(feed([data], Limits(max_header_count=3))[0]) is None
+    assert rejected(feed([data], Limits(max_header_count=2))[0]) == 431
+
+
+def test_trailing_ows_stripped_wherever_the_field_is() -> None:
+    for fields in (
+        [(b"Host", b"a "), (b"X", b"1"), (b"Y", b"2")],
+        [(b"Host", b"a"), (b"X", b"1\t"), (b"Y", b"2")],
+        [(b"Host", b"a"), (b"X", b"1"), (b"Y", b"2 \t ")],
+        [(b"Host", b"a"), (b"X", b"1 1"), (b"Y", b"")],
+    ):
+        data = b"GET / HTTP/1.1\r\n" + b"".join(n + b": " + v + b"\r\n" for n, v in fields)
+        head, _ = three_ways(data + b"\r\n")
+        assert isinstance(head, RequestHead)
+        assert head.headers == [(n, v.rstrip(b" \t")) for n, v in fields]
+
+
+def test_interpreted_fields_in_any_spelling() -> None:
+    for host, connection, value in (
+        (b"Host", b"Connection", b"close"),
+        (b"HOST", b"CONNECTION", b"Close"),
+        (b"hoSt", b"connectioN", b"keep-alive, close"),
+        (b"host", b"connection", b" CLOSE "),
+    ):
+        data = b"GET / HTTP/1.1\r\n%s: a\r\n%s: %s\r\n\r\n" % (host, connection, value)
+        head, _ = three_ways(data)
+        assert isinstance(head, RequestHead) and head.keep_alive is False
+        missing = data.replace(host + b": a\r\n", b"")
+        assert rejected(three_ways(missing)) == 400
+    head, _ = three_ways(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Keep-Alive\r\n\r\n")
+    assert isinstance(head, RequestHead) and head.keep_alive
+    data = (
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\nUpgrade: WebSocket\r\n"
+    )
+    data += b"\r\n"
+    events, _ = feed([data])
+    assert isinstance(events[0], RequestHead) and events[0].upgrade == b"websocket"
