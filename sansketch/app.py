@@ -601,13 +601,25 @@ def _fold(middlewares: Sequence[Middleware], handler: Handler) -> Handler:
         return handler
     inner = _returning(handler)
     for middleware in reversed(middlewares[1:]):
-        inner = _returning(_bind(middleware, inner))
+        inner = _bind_returning(middleware, inner)
     return _bind(middlewares[0], inner)
 
 
 def _bind(middleware: Middleware, inner: Handler) -> Handler:
     async def call(request: Request) -> StreamResponse:
         return await middleware(request, inner)
+
+    return call
+
+
+def _bind_returning(middleware: Middleware, inner: Handler) -> Handler:
+    """``_returning(_bind(middleware, inner))`` in one coroutine per call."""
+
+    async def call(request: Request) -> StreamResponse:
+        try:
+            return await middleware(request, inner)
+        except HTTPException as exc:
+            return exc
 
     return call
 
