@@ -38,8 +38,16 @@ from httptools import (
 
 from ._chunked import ChunkedDecoder
 from ._errors import RemoteProtocolError
-from ._events import BodyData, Event, Headers, RequestEnd, RequestHead, RequestRejected
-from ._headers import build_request_head, version_of
+from ._events import (
+    BodyData,
+    Event,
+    Headers,
+    RequestEnd,
+    RequestHead,
+    RequestRejected,
+    new_request_head,
+)
+from ._headers import build_request_head, check_target, version_of
 from ._limits import Limits
 
 # "GET " + " HTTP/1.1\r\n": what a request line costs beyond its target.
@@ -168,7 +176,6 @@ class RequestParser:
         if (
             prev is not None
             and headers == self._prev_raw
-            and url == prev.target
             and method == prev.method
             and (
                 # Without a Connection field, llhttp's keep-alive verdict is
@@ -178,10 +185,30 @@ class RequestParser:
                 or llhttp.get_http_version() == self._prev_version
             )
         ):
-            # A keep-alive client repeating its previous head exactly (the
-            # common pipelined case): same checks, same outcome, same event.
+            # A keep-alive client repeating its previous method, version and
+            # fields exactly (the common case): same checks, same outcome.
             headers.clear()
             self._body_bytes = 0
+            if url != prev.target:
+                # Only the target differs, and only its own rule depends on
+                # it (the same test as in build_request_head).
+                if not (url[:1] == b"/" and b"#" not in url and method != b"CONNECT"):
+                    try:
+                        check_target(method, url)
+                    except RemoteProtocolError as exc:
+                        self._error = exc
+                        raise _Stop from exc
+                prev = self._prev_head = new_request_head(
+                    method,
+                    url,
+                    prev.http_version,
+                    prev.headers,
+                    prev.keep_alive,
+                    prev.expects_continue,
+                    prev.upgrade,
+                    prev.content_length,
+                    prev.chunked,
+                )
             self.events.append(prev)
             if prev.chunked:
                 self._start_body = True  # as the first time (see below)

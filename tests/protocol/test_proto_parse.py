@@ -7,7 +7,14 @@ import dataclasses
 import pytest
 from proto_helpers import feed, rejected, three_ways
 
-from sansketch.protocol import BodyData, Limits, RequestEnd, RequestHead, RequestRejected
+from sansketch.protocol import (
+    BodyData,
+    Limits,
+    RequestEnd,
+    RequestHead,
+    RequestRejected,
+    ServerConnection,
+)
 
 
 def test_simple_get() -> None:
@@ -551,3 +558,35 @@ def test_interpreted_fields_in_any_spelling() -> None:
     data += b"\r\n"
     events, _ = feed([data])
     assert isinstance(events[0], RequestHead) and events[0].upgrade == b"websocket"
+
+
+def test_same_fields_other_target_checked_as_a_fresh_head() -> None:
+    # A head repeating the previous method, version and fields reuses what
+    # was derived from them; its target must still pass its own rule.
+    targets = (
+        b"/a",
+        b"/b?q=1",
+        b"/c#frag",
+        b"*",
+        b"http://example.com/x",
+        b"ftp://example.com/x",
+        b"http://us@er@example.com/",
+        b"example.com:443",
+        b"example.com",
+    )
+    fields = b" HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n\r\n"
+    for method in (b"GET", b"OPTIONS", b"CONNECT"):
+        first = method + (b" first.example:80" if method == b"CONNECT" else b" /first") + fields
+        for target in targets:
+            second = method + b" " + target + fields
+            alone = ServerConnection().receive_data(second, 0.0)
+            for chunks in ([first + second], [first, second]):
+                conn = ServerConnection()
+                events = conn.receive_data(chunks[0], 0.0)
+                assert isinstance(events[0], RequestHead) and events[0].target != target
+                # A refused CONNECT leaves the connection speaking HTTP.
+                conn.send_response(405 if method == b"CONNECT" else 200, [], b"")
+                events = conn.next_events(0.0)
+                if len(chunks) > 1:
+                    events += conn.receive_data(chunks[1], 0.0)
+                assert events == alone, (method, target)
