@@ -8,11 +8,12 @@ parsing only, no response). Rounds are interleaved; the median per engine is
 reported in microseconds per request, with ratios. A second table does the
 same without pipelining (one request per read on one connection).
 
-The core recognises a head that repeats the previous one byte for byte
-without parsing it again, which the first two tables (one request, repeated)
-profit from. The last two tables give every request its own target, so that
-every head is parsed and checked in full: the figures for traffic that does
-not repeat itself.
+Three kinds of traffic, each pipelined and one request per read:
+"the same GET" repeated byte for byte (the core recognises such a head
+without parsing it again); "distinct targets", the same fields with a
+target of its own per request (the core parses the head and checks the
+target, and reuses what it derived from the same fields); "distinct heads",
+where a field differs too, so every head is parsed and checked in full.
 
 Run: ``python bench/protocol.py [--requests N] [--rounds R]``
 """
@@ -50,9 +51,15 @@ BODY = b"Hello, World!"
 HEADERS = [(b"Content-Type", b"text/plain")]
 
 
-def distinct(n: int) -> list[bytes]:
-    """``n`` requests like ``REQUEST``, each with its own target."""
-    return [REQUEST.replace(b"/plaintext", b"/plaintext/%d" % i) for i in range(n)]
+def distinct(n: int, fields: bool = False) -> list[bytes]:
+    """``n`` requests like ``REQUEST``, each with its own target (and, with
+    ``fields``, its own request id field)."""
+    out = [REQUEST.replace(b"/plaintext", b"/plaintext/%d" % i) for i in range(n)]
+    if fields:
+        out = [
+            r.replace(b"\r\n\r\n", b"\r\nX-Request-Id: %d\r\n\r\n" % i) for i, r in enumerate(out)
+        ]
+    return out
 
 
 def run_core(stream: bytes, n: int) -> int:
@@ -162,7 +169,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=200)
     args = ap.parse_args()
     n = args.requests
-    stream = REQUEST * n
+    stream = REQUEST * n  # for the warm-up
     engines: dict[str, Callable[[bytes, int], int]] = {
         "sansketch": run_core,
         "h11": run_h11,
@@ -175,8 +182,13 @@ def main() -> None:
     }
     for fn in engines.values():  # warm-up
         fn(stream, n)
-    others = distinct(n)
-    for label, data in (("the same GET", stream), ("GETs of distinct targets", b"".join(others))):
+    traffic = {
+        "the same GET": [REQUEST] * n,
+        "distinct targets": distinct(n),
+        "distinct heads": distinct(n, fields=True),
+    }
+    for label, reads in traffic.items():
+        data = b"".join(reads)
         times: dict[str, list[float]] = {name: [] for name in engines}
         for _ in range(args.rounds):
             for name, fn in engines.items():
@@ -184,18 +196,18 @@ def main() -> None:
                 fn(data, n)
                 times[name].append((time.perf_counter() - t0) / n * 1e6)
         report(
-            f"{n} pipelined requests per read ({label}), {args.rounds} interleaved rounds", times
+            f"{n} pipelined requests per read, {label}, {args.rounds} interleaved rounds", times
         )
 
     # Keep-alive without pipelining, one request per read.
-    for label, reads in (("the same GET", [REQUEST] * n), ("distinct targets", others)):
+    for label, reads in traffic.items():
         ktimes: dict[str, list[float]] = {name: [] for name in keep}
         for _ in range(args.rounds):
             for name, kfn in keep.items():
                 t0 = time.perf_counter()
                 kfn(reads)
                 ktimes[name].append((time.perf_counter() - t0) / n * 1e6)
-        report(f"keep-alive, one request per read ({label}), {n} per connection", ktimes)
+        report(f"keep-alive, one request per read, {label}, {n} per connection", ktimes)
 
 
 if __name__ == "__main__":
