@@ -601,7 +601,23 @@ class _ConnectionLoop:
             wait = math.inf if deadline is None else self.config.timeout_for(deadline, clock())
             if wait > 0:
                 if idle:
-                    data = await self._receive_in_scope(wait)
+                    # The connection's scope, its deadline moved: a fraction
+                    # of the cost of a new scope; untouched without a deadline.
+                    scope = self.scope
+                    assert scope is not None
+                    timed = wait != math.inf
+                    if timed:
+                        scope.deadline = anyio.current_time() + wait
+                    self._read_scope = scope
+                    try:
+                        data = await self.stream.receive()
+                    except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                        data = b""
+                    finally:
+                        self._read_scope = None
+                        if timed:
+                            # The handler that follows runs in this scope.
+                            scope.deadline = math.inf
                 else:
                     # A fresh scope per body read: shutdown cancels it to
                     # wake us, and the deadline bounds it (math.inf: no timer).
@@ -634,27 +650,6 @@ class _ConnectionLoop:
                 return False
             self.pending.extend(conn.receive_data(data, clock()))
             return bool(data)
-
-    async def _receive_in_scope(self, wait: float) -> bytes | None:
-        """Read in the connection's long-lived scope, its deadline moved.
-
-        Moving a deadline costs a fraction of a new cancel scope; with no
-        deadline (``math.inf``) the scope is not touched at all.
-        """
-        scope = self.scope
-        assert scope is not None
-        timed = wait != math.inf
-        if timed:
-            scope.deadline = anyio.current_time() + wait
-        self._read_scope = scope
-        try:
-            data = await self._receive()
-        finally:
-            self._read_scope = None
-            if timed:
-                # The handler that follows runs in this scope: no deadline.
-                scope.deadline = math.inf
-        return data
 
     async def _receive(self) -> bytes | None:
         try:
