@@ -122,6 +122,7 @@ class RequestParser:
     # reads these too, for a keep-alive read that holds exactly that head.
     _known: bytes | None = None
     _known_head = _NO_HEAD
+    _seen = b""  # the last read that was one whole head, before learning
     _known_events: list[Event] = []  # replaced when learnt, never mutated
 
     def __init__(self, limits: Limits) -> None:
@@ -310,7 +311,10 @@ class RequestParser:
         learn = True
         while not (self.in_message or self.stopped or self._pending_method is not None):
             known = self._known
-            if known is not None and data.startswith(known, pos):
+            if known is not None and (
+                (size - pos > len(known) and data.startswith(known, pos))
+                or (not pos and data == known)
+            ):
                 n = len(known)
                 start = pos
                 pos += n
@@ -337,7 +341,13 @@ class RequestParser:
             if end < 4:
                 break
             if end == size:
+                # A read that is one whole head (keep-alive): learnt the
+                # second time it comes, so that heads seen once pay only a
+                # comparison for it.
                 head = data[pos:] if pos else data
+                if head != self._seen:
+                    self._seen = head
+                    break
             else:
                 head = data[pos:end]
                 if not data.startswith(head, end):
