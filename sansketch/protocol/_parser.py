@@ -297,15 +297,10 @@ class RequestParser:
         self._pending_method = None
         self.events.append(RequestRejected(status, message))
 
-    def feed(self, data: bytes) -> None:
-        """Parse ``data``, appending events; never raises for peer errors.
-
-        At a request boundary, a head that repeats byte for byte the last
-        one learnt (see ``_learn``) is not handed to llhttp again: the same
-        bytes in the same state give the same events. A keep-alive client
-        repeating its request, or a pipelined burst of one request, then
-        costs a byte comparison per request.
-        """
+    def _replay_or_learn(self, data: bytes) -> bytes:
+        """At a request boundary: events of the learnt head for each copy
+        of it that ``data`` starts with, and learning a new head when it
+        pays. Returns the bytes left for llhttp."""
         pos = 0
         size = len(data)
         learn = True
@@ -332,7 +327,7 @@ class RequestParser:
                 self.events += self._known_events * count
                 self._heads += count
                 if pos == size:
-                    return
+                    return b""
             if not learn or data[pos : pos + 1] in b"\r\n":
                 break
             # The first empty line after a head that starts this piece ends
@@ -353,12 +348,12 @@ class RequestParser:
                 if not data.startswith(head, end):
                     break  # learning pays only when the next head repeats it
             before = len(self.events)
-            self._feed(head)
+            self.feed(head, False)
             learn = self._learn(head, before)
             pos = end
             if pos == size:
-                return
-        self._feed(data[pos:] if pos else data)
+                return b""
+        return data[pos:] if pos else data
 
     def _learn(self, head: bytes, before: int) -> bool:
         """Remember ``head`` if llhttp, fed exactly these bytes at a request
@@ -385,8 +380,16 @@ class RequestParser:
         self._known_events = [event, _END]
         return True
 
-    def _feed(self, data: bytes) -> None:
-        """Run llhttp over ``data`` and sort out how it stopped."""
+    def feed(self, data: bytes, replay: bool = True) -> None:
+        """Parse ``data``, appending events; never raises for peer errors.
+
+        At a request boundary, a head that repeats byte for byte the last
+        one learnt (see ``_learn``) is not handed to llhttp again: the same
+        bytes in the same state give the same events. A keep-alive client
+        repeating its request, or a pipelined burst of one request, then
+        costs a byte comparison per request. ``replay=False`` runs llhttp
+        whatever the bytes.
+        """
         if self._pending_method is not None:
             self._classify_method(self._pending_method + data)
             return
@@ -399,6 +402,21 @@ class RequestParser:
             if not data:
                 return
         at_start = self.in_message
+        if (
+            replay
+            and not at_start
+            and (
+                self._known is not None
+                # Learning is tried on a read seen before, or long enough to
+                # hold two heads like the last one: other reads pay nothing.
+                or data == self._seen
+                or len(data) >= 2 * len(self._seen)
+            )
+        ):
+            rest = self._replay_or_learn(data)
+            if rest:
+                self.feed(rest, False)
+            return
         head_was_open = self.in_head
         heads = self._heads
         events_before = len(self.events)
