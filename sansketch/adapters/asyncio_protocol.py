@@ -218,6 +218,10 @@ class HttpProtocol(asyncio.Protocol):
             ):
                 # The common case: one whole request without a body.
                 self._start(events[0], body_done=True)
+                if self._channel is None:
+                    # Answered at once (an eager task): _finish_request has
+                    # acted on the core's state and re-armed the timer.
+                    return
             else:
                 self._dispatch(events)
         if self._conn.action is _READ and not self._paused_for_core:
