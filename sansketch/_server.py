@@ -517,11 +517,11 @@ class _ConnectionLoop:
     def queue(self, data: bytes) -> None:
         """Hold the end of a response until the next write, flush or read.
 
-        The responses to a burst of pipelined requests then leave in one
-        write (one syscall, one wake-up of the client) instead of one each.
-        Before any read (``read_more``), the handler's next partial write
-        (``send``), a protocol switch and the end of the connection, the
-        held bytes go out, so nothing waits on the client.
+        The end of a response then shares a write with whatever follows it
+        on this connection. Before any read (``read_more``), the next
+        handler (a slow one must not delay an earlier response), the
+        handler's next partial write (``send``), a protocol switch and the
+        end of the connection, the held bytes go out, so nothing waits.
         """
         self._out.append(data)
 
@@ -733,6 +733,10 @@ async def serve_connection(
                         seq += 1
                         channel = StreamChannel(loop)
                         try:
+                            if loop._out:
+                                # Earlier responses leave before this handler
+                                # runs: a slow handler must not hold them back.
+                                await loop.flush()
                             await _run_handler(app, event, channel, seq, config)
                         except (ClientDisconnected, _AbortConnection):
                             running = False

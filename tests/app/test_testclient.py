@@ -105,3 +105,28 @@ async def test_error_responses_written_by_the_core_carry_date() -> None:
     assert head.startswith(b"http/1.1 400 ")
     assert b"\r\ndate: " in head
     assert b"\r\nserver: sansketch" in head
+
+
+async def test_pipelined_response_is_not_held_behind_a_slow_handler() -> None:
+    import anyio
+
+    release = anyio.Event()
+
+    async def fast(request: Request) -> Response:
+        return Response(text="fast")
+
+    async def slow(request: Request) -> Response:
+        await release.wait()  # set only once the client has the first response
+        return Response(text="slow")
+
+    app = Application()
+    app.router.add_get("/fast", fast)
+    app.router.add_get("/slow", slow)
+    async with TestClient(app, timeout=5.0) as client, client.raw_connection() as conn:
+        await conn.send(
+            b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\nGET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        first = await conn.read_response()
+        assert first.body == b"fast"
+        release.set()
+        assert (await conn.read_response()).body == b"slow"
