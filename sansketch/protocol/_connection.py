@@ -215,7 +215,7 @@ class ServerConnection:
                     self._head_started = now
             else:
                 self._head_started = None
-        if self._idle_since is None and self._state is State.IDLE:
+        if self._idle_since is None and self._state is _IDLE:
             self._idle_since = now
         events = parser.events
         if not events:
@@ -233,7 +233,15 @@ class ServerConnection:
             and not self._discarding
         ):
             # Hot path: one complete bodyless request (keep-alive).
-            self._start_request(events[0])
+            # _start_request, inlined (the state is known to be IDLE).
+            head = events[0]
+            self._state = _RECEIVING
+            self._received = 0
+            self._continue_sent = False
+            self._idle_since = None
+            if head is not self._req:
+                self._req = head
+                self._simple = _is_simple(head)
             self._req_complete = self._holding = True
             self._fast = self._simple and not self._shutting_down
             return events
