@@ -63,12 +63,24 @@ _LAST_CHUNK = b"0\r\n\r\n"
 _PLAIN_STATUS_LINES = {
     code: line for code, line in STATUS_LINES.items() if code >= 200 and code not in (204, 304)
 }
-_IDLE = State.IDLE
 _DEFAULT_LIMITS = Limits()
-_HEAD = Trigger.REQUEST_HEAD
-_DONE = Trigger.RESPONSE_DONE
+# States, triggers and actions as module names: reading a member through its
+# Enum class costs several times a global lookup, on every per-request path.
+_IDLE, _RECV_REQUEST, _SEND_BODY = State.IDLE, State.RECV_REQUEST, State.SEND_BODY
+_MUST_CLOSE, _SWITCHED, _ERROR, _CLOSED = (
+    State.MUST_CLOSE,
+    State.SWITCHED,
+    State.ERROR,
+    State.CLOSED,
+)
+_HEAD, _SEND_HEAD, _SWITCH = Trigger.REQUEST_HEAD, Trigger.SEND_HEAD, Trigger.SWITCH
+_DONE, _DONE_CLOSE = Trigger.RESPONSE_DONE, Trigger.RESPONSE_DONE_CLOSE
+_PEER_ERROR, _CLOSE, _LOCAL_ERROR = Trigger.PEER_ERROR, Trigger.CLOSE, Trigger.LOCAL_ERROR
+_READ, _PAUSE, _CLOSE_SOCKET, _UPGRADE = Action.READ, Action.PAUSE, Action.CLOSE, Action.UPGRADE
+# The two hot-path transitions, looked up in the table once.
 _RECEIVING = TRANSITIONS[_IDLE, _HEAD]
-_DEAD = frozenset((State.ERROR, State.CLOSED, State.MUST_CLOSE))
+_ANSWERED = TRANSITIONS[_RECV_REQUEST, _DONE]
+_DEAD = frozenset((_ERROR, _CLOSED, _MUST_CLOSE))
 # (status, headers, body length, head bytes) of the last hot-path response.
 _last_head: tuple[int, Sequence[tuple[bytes, bytes]], int, bytes] = (0, [], -1, b"")
 _ERROR_STATUSES = (400, 408, 413, 414, 417, 431, 501, 505)
@@ -121,7 +133,7 @@ class ServerConnection:
         self._parser = RequestParser(limits)
         # Instance attributes, all set here: reads on the per-request paths
         # are measurably faster than falling back to class-level defaults.
-        self._state = State.IDLE
+        self._state = _IDLE
         self._held: deque[Event] = deque()
         self._held_bytes = 0
         self._holding = False
@@ -273,7 +285,7 @@ class ServerConnection:
                     self._held_bytes += size
                 return out
             elif kind is RequestRejected:
-                self._transition(Trigger.PEER_ERROR)
+                self._transition(_PEER_ERROR)
                 self._holding = True
                 out.append(event)
                 return out
@@ -309,7 +321,7 @@ class ServerConnection:
             # Hot path: the next pipelined request is a complete bodyless one.
             head = held.popleft()
             # _start_request, inlined: this runs once per pipelined request.
-            self._state = TRANSITIONS[_IDLE, _HEAD]
+            self._state = _RECEIVING
             self._received = 0
             self._continue_sent = False
             self._idle_since = None
@@ -323,7 +335,7 @@ class ServerConnection:
                 self._held_bytes = 0
             return out
         state = self._state
-        if state is State.SWITCHED:
+        if state is _SWITCHED:
             if self._upgrade_pending:
                 self._upgrade_pending = False
                 parser = self._parser
@@ -355,7 +367,7 @@ class ServerConnection:
                 out.append(event)
                 break
             elif kind is RequestRejected:
-                self._transition(Trigger.PEER_ERROR)
+                self._transition(_PEER_ERROR)
                 self._holding = True
                 out.append(event)
                 break
@@ -374,7 +386,7 @@ class ServerConnection:
         """
         req = self._req
         if (
-            self._state is State.RECV_REQUEST
+            self._state is _RECV_REQUEST
             and req is not None
             and req.expects_continue
             and not self._continue_sent
@@ -393,7 +405,7 @@ class ServerConnection:
         body: bytes | None,
     ) -> bytes:
         """Build a final response head and set up the body framing."""
-        if self._state is not State.RECV_REQUEST:
+        if self._state is not _RECV_REQUEST:
             raise LocalProtocolError(f"no response expected in state {self._state.value}")
         req = self._req
         assert req is not None
@@ -453,7 +465,7 @@ class ServerConnection:
         self._body_ok = not no_body
         self._will_close = will_close
         if switching:
-            self._transition(Trigger.SWITCH)
+            self._transition(_SWITCH)
             self._upgrade_pending = True
         return b"".join([line, *lines, b"\r\n"])
 
@@ -478,14 +490,14 @@ class ServerConnection:
         head = self._head(status, headers, reason, None)
         self._head_sent = True
         self._fast = False
-        if self._state is State.RECV_REQUEST:
-            self._transition(Trigger.SEND_HEAD)
+        if self._state is _RECV_REQUEST:
+            self._transition(_SEND_HEAD)
         return head
 
     def _interim(
         self, status: int, headers: Sequence[tuple[bytes, bytes]], reason: bytes | None
     ) -> bytes:
-        if self._state is not State.RECV_REQUEST:
+        if self._state is not _RECV_REQUEST:
             raise LocalProtocolError("interim response after the final one started")
         req = self._req
         assert req is not None
@@ -511,12 +523,12 @@ class ServerConnection:
             LocalProtocolError: no response head was sent, or more bytes than
                 the declared Content-Length (the connection will close).
         """
-        if self._state is not State.SEND_BODY:
+        if self._state is not _SEND_BODY:
             raise LocalProtocolError(f"no response body expected in state {self._state.value}")
         framing = self._framing
         if framing == _LENGTH:
             if len(data) > self._remaining:
-                self._transition(Trigger.LOCAL_ERROR)
+                self._transition(_LOCAL_ERROR)
                 raise LocalProtocolError("body longer than the declared Content-Length")
             self._remaining -= len(data)
             return data
@@ -539,7 +551,7 @@ class ServerConnection:
             LocalProtocolError: the response carries no body (check
                 ``response_has_body``), or ``n`` passes Content-Length.
         """
-        if self._state is not State.SEND_BODY:
+        if self._state is not _SEND_BODY:
             raise LocalProtocolError(f"no response body expected in state {self._state.value}")
         framing = self._framing
         if framing == _NO_BODY:
@@ -548,7 +560,7 @@ class ServerConnection:
             raise ValueError("negative length")
         if framing == _LENGTH:
             if n > self._remaining:
-                self._transition(Trigger.LOCAL_ERROR)
+                self._transition(_LOCAL_ERROR)
                 raise LocalProtocolError("body longer than the declared Content-Length")
             self._remaining -= n
         elif framing == _CHUNKED and n:
@@ -558,7 +570,7 @@ class ServerConnection:
     @property
     def response_has_body(self) -> bool:
         """Whether the response in progress may carry body bytes."""
-        return self._state is State.SEND_BODY and self._framing != _NO_BODY
+        return self._state is _SEND_BODY and self._framing != _NO_BODY
 
     def send_end(self, trailers: Headers | None = None) -> bytes:
         """End the response.
@@ -574,12 +586,12 @@ class ServerConnection:
             LocalProtocolError: fewer bytes than the declared Content-Length
                 (the connection will close), or wrong state.
         """
-        if self._state is not State.SEND_BODY:
+        if self._state is not _SEND_BODY:
             raise LocalProtocolError(f"no response to end in state {self._state.value}")
         out = b""
         framing = self._framing
         if framing == _LENGTH and self._remaining:
-            self._transition(Trigger.LOCAL_ERROR)
+            self._transition(_LOCAL_ERROR)
             raise LocalProtocolError("body shorter than the declared Content-Length")
         if framing == _CHUNKED:
             out = b"0\r\n%s\r\n" % check_trailers(trailers) if trailers else _LAST_CHUNK
@@ -612,7 +624,7 @@ class ServerConnection:
             if last[0] == status and last[2] == size and last[1] == headers:
                 # Apps answer with the same status and headers again and
                 # again: reuse the head built (and checked) last time.
-                self._state = TRANSITIONS[State.RECV_REQUEST, _DONE]
+                self._state = _ANSWERED
                 self._holding = self._fast = False
                 return last[3] + body if body else last[3]
             line = _PLAIN_STATUS_LINES.get(status)
@@ -637,7 +649,7 @@ class ServerConnection:
         if status < 200 and status != 101:
             raise LocalProtocolError("send_response needs a final status")
         head = self._head(status, headers, reason, body)
-        if self._state is State.SWITCHED:
+        if self._state is _SWITCHED:
             return head
         self._end_response()
         return head + body if body and self._body_ok else head
@@ -646,9 +658,9 @@ class ServerConnection:
         parser = self._parser
         self._head_sent = self._fast = False
         if self._will_close or self._shutting_down:
-            self._transition(Trigger.RESPONSE_DONE_CLOSE)
+            self._transition(_DONE_CLOSE)
             return
-        self._transition(Trigger.RESPONSE_DONE)
+        self._transition(_DONE)
         self._holding = False
         if not self._req_complete:
             self._discarding = True
@@ -679,21 +691,21 @@ class ServerConnection:
             self.counters.record(error)
         state = self._state
         self._fast = False
-        if self._head_sent and state is not State.IDLE:
+        if self._head_sent and state is not _IDLE:
             # A response is under way: an error response now would corrupt it.
-            if state is not State.CLOSED:
-                self._transition(Trigger.CLOSE)
+            if state is not _CLOSED:
+                self._transition(_CLOSE)
             return b""
-        if state is State.ERROR or state is State.IDLE or state is State.RECV_REQUEST:
-            if state is not State.ERROR:
-                self._transition(Trigger.PEER_ERROR)
-            self._transition(Trigger.CLOSE)
+        if state is _ERROR or state is _IDLE or state is _RECV_REQUEST:
+            if state is not _ERROR:
+                self._transition(_PEER_ERROR)
+            self._transition(_CLOSE)
             response = _ERROR_RESPONSES.get(error.status)
             if response is None:
                 response = _error_response(error.status)
             return _with_extra_headers(error.status, response, headers) if headers else response
-        if state is not State.CLOSED:
-            self._transition(Trigger.CLOSE)
+        if state is not _CLOSED:
+            self._transition(_CLOSE)
         return b""
 
     # -- state, time, shutdown ----------------------------------------------
@@ -710,25 +722,25 @@ class ServerConnection:
     def action(self) -> Action:
         """What the driver should do with the socket now."""
         state = self._state
-        if state is State.IDLE or state is State.RECV_REQUEST or state is State.SEND_BODY:
+        if state is _IDLE or state is _RECV_REQUEST or state is _SEND_BODY:
             if self._peer_closed:
-                if state is State.IDLE and not self._held:
-                    return Action.CLOSE
-                return Action.PAUSE
+                if state is _IDLE and not self._held:
+                    return _CLOSE_SOCKET
+                return _PAUSE
             limit = self.limits.max_buffered_bytes
             if self._held_bytes > limit or len(self._parser.tail) > limit:
-                return Action.PAUSE
-            return Action.READ
-        if state is State.SWITCHED:
-            return Action.UPGRADE
-        if state is State.ERROR:
-            return Action.CLOSE if self._peer_closed else Action.PAUSE
-        return Action.CLOSE
+                return _PAUSE
+            return _READ
+        if state is _SWITCHED:
+            return _UPGRADE
+        if state is _ERROR:
+            return _CLOSE_SOCKET if self._peer_closed else _PAUSE
+        return _CLOSE_SOCKET
 
     def _head_deadline(self) -> float | None:
         """Slowloris bound: a head must end ``request_head_timeout`` after
         it started, counted from when the connection was free to read it."""
-        if self._state is not State.IDLE or self._held or self._peer_closed:
+        if self._state is not _IDLE or self._held or self._peer_closed:
             return None
         started = self._head_started
         idle = self._idle_since
@@ -743,7 +755,7 @@ class ServerConnection:
         deadline = self._head_deadline()
         if (
             deadline is None
-            and self._state is State.IDLE
+            and self._state is _IDLE
             and self._idle_since is not None
             and not self._held
             and not self._peer_closed
@@ -779,7 +791,7 @@ class ServerConnection:
         if head_deadline is not None and now >= head_deadline and self._parser.in_head:
             self._parser.reject("request head timeout", 408)
             self._parser.events.clear()
-            self._transition(Trigger.PEER_ERROR)
+            self._transition(_PEER_ERROR)
             return DeadlineAction.SEND_408_AND_CLOSE, self.send_error(
                 RequestRejected(408, "request head timeout"), headers
             )
@@ -791,7 +803,7 @@ class ServerConnection:
 
     def _force_close(self) -> None:
         self._fast = False
-        self._transition(Trigger.CLOSE)
+        self._transition(_CLOSE)
 
     def start_shutdown(self, now: float) -> None:
         """Stop taking new requests.
@@ -805,8 +817,8 @@ class ServerConnection:
         self._shutting_down = True
         self._fast = False
         self._drain_deadline = now + self.limits.shutdown_timeout
-        if self._state is State.IDLE:
-            self._transition(Trigger.CLOSE)
+        if self._state is _IDLE:
+            self._transition(_CLOSE)
 
 
 def _is_simple(head: RequestHead) -> bool:
