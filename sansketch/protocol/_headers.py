@@ -86,6 +86,14 @@ _CONNECTION_TOKENS: dict[bytes, tuple[bytes, ...]] = {
 }
 
 
+def field_kind(name: bytes) -> int:
+    """Which interpreted field ``name`` is (0: none the core interprets)."""
+    kind = _KINDS_AS_SENT.get(name)
+    if kind is None:
+        kind = _KINDS.get(name.lower(), 0) if len(name) in _SPECIAL_LENGTHS else 0
+    return kind
+
+
 def is_token(value: bytes) -> bool:
     """Whether ``value`` is a non-empty RFC 9110 §5.6.2 token."""
     return bool(value) and not value.translate(None, _TOKEN_BYTES)

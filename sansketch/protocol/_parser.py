@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from itertools import compress, count
+from operator import ne
 
 from httptools import (
     HttpParserCallbackError,
@@ -47,7 +49,7 @@ from ._events import (
     RequestRejected,
     new_request_head,
 )
-from ._headers import build_request_head, check_target, version_of
+from ._headers import build_request_head, check_target, field_kind, version_of
 from ._limits import Limits
 
 # "GET " + " HTTP/1.1\r\n": what a request line costs beyond its target.
@@ -104,6 +106,7 @@ class RequestParser:
     _prev_head: RequestHead | None = None
     _prev_raw: Headers = []  # replaced per head, never mutated
     _prev_version = ""
+    _prev_size = 0  # the header section size of _prev_raw, as limited
     _version_by_keep_alive = False
     _keep_alive = True
     _body_bytes = 0
@@ -174,47 +177,58 @@ class RequestParser:
         llhttp = self._llhttp
         method = llhttp.get_method()
         prev = self._prev_head
-        if (
-            prev is not None
-            and headers == self._prev_raw
-            and method == prev.method
-            and (
+        if prev is not None and method == prev.method:
+            # A keep-alive client repeating its previous method, version and
+            # interpreted fields (the common case): the facts derived from
+            # them stand; only the target's own rule may differ.
+            prev_raw = self._prev_raw
+            size = -1
+            fields: Headers | None = None
+            if headers == prev_raw:
+                fields = prev.headers
+            elif len(headers) == len(prev_raw) and prev.headers is prev_raw:
+                # (The previous head had no values to strip.)
+                size = self._changed_size(headers, prev_raw)
+                if size >= 0:
+                    fields = headers
+            if fields is not None and (
                 # Without a Connection field, llhttp's keep-alive verdict is
                 # true for HTTP/1.1 only: a cheap stand-in for the version,
                 # which httptools formats as a string on every call.
                 (self._version_by_keep_alive and llhttp.should_keep_alive())
                 or llhttp.get_http_version() == self._prev_version
-            )
-        ):
-            # A keep-alive client repeating its previous method, version and
-            # fields exactly (the common case): same checks, same outcome.
-            headers.clear()
-            self._body_bytes = 0
-            if url != prev.target:
-                # Only the target differs, and only its own rule depends on
-                # it (the same test as in build_request_head).
-                if not (url[:1] == b"/" and b"#" not in url and method != b"CONNECT"):
-                    try:
-                        check_target(method, url)
-                    except RemoteProtocolError as exc:
-                        self._error = exc
-                        raise _Stop from exc
-                prev = self._prev_head = new_request_head(
-                    method,
-                    url,
-                    prev.http_version,
-                    prev.headers,
-                    prev.keep_alive,
-                    prev.expects_continue,
-                    prev.upgrade,
-                    prev.content_length,
-                    prev.chunked,
-                )
-            self.events.append(prev)
-            if prev.chunked:
-                self._start_body = True  # as the first time (see below)
-                raise _Stop
-            return
+            ):
+                if size < 0:
+                    headers.clear()  # reused for the next head
+                else:
+                    self._prev_raw = headers
+                    self._prev_size = size
+                    self._headers = []
+                self._body_bytes = 0
+                if url != prev.target or fields is not prev.headers:
+                    # The same test as in build_request_head.
+                    if not (url[:1] == b"/" and b"#" not in url and method != b"CONNECT"):
+                        try:
+                            check_target(method, url)
+                        except RemoteProtocolError as exc:
+                            self._error = exc
+                            raise _Stop from exc
+                    prev = self._prev_head = new_request_head(
+                        method,
+                        url,
+                        prev.http_version,
+                        fields,
+                        prev.keep_alive,
+                        prev.expects_continue,
+                        prev.upgrade,
+                        prev.content_length,
+                        prev.chunked,
+                    )
+                self.events.append(prev)
+                if prev.chunked:
+                    self._start_body = True  # as the first time (see below)
+                    raise _Stop
+                return
         self._headers = []
         try:
             if method in _RTSP_ONLY:
@@ -237,6 +251,7 @@ class RequestParser:
                     trailing_ows = True
             if size > limits.max_header_bytes:
                 raise RemoteProtocolError("header section too large", 431)
+            self._prev_size = size
             if trailing_ows:
                 # RFC 9112 §5.1: OWS around a value is not part of it; llhttp
                 # strips only the leading side.
@@ -265,6 +280,21 @@ class RequestParser:
             # Stop llhttp: the body is ChunkedDecoder's (see _start_chunked).
             self._start_body = True
             raise _Stop
+
+    def _changed_size(self, headers: Headers, prev_raw: Headers) -> int:
+        """The header section size of ``headers`` (as many as ``prev_raw``)
+        if they differ from ``prev_raw`` only in fields the core does not
+        interpret, stay within the size limit and end in no OWS; else -1
+        (check the head in full)."""
+        size = self._prev_size
+        for i in compress(count(), map(ne, headers, prev_raw)):
+            name, value = headers[i]
+            old_name, old_value = prev_raw[i]
+            if value[-1:] in _OWS or field_kind(name) or field_kind(old_name):
+                return -1
+            size += len(name) + len(value) - len(old_name) - len(old_value)
+        # Over the limit: the full check rejects it, with its message.
+        return size if size <= self.limits.max_header_bytes else -1
 
     def on_body(self, body: bytes) -> None:
         """llhttp: a piece of a Content-Length body (checked against the

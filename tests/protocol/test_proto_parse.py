@@ -590,3 +590,91 @@ def test_same_fields_other_target_checked_as_a_fresh_head() -> None:
                 if len(chunks) > 1:
                     events += conn.receive_data(chunks[1], 0.0)
                 assert events == alone, (method, target)
+
+
+def _after(first: bytes, second: bytes, limits: Limits | None = None) -> list[object]:
+    """Events of ``second`` on a connection that has answered ``first``,
+    in the same read and in the next one; asserts they agree."""
+    results = []
+    for chunks in ([first + second], [first, second]):
+        conn = ServerConnection(limits)
+        events = conn.receive_data(chunks[0], 0.0)
+        assert [type(e) for e in events] == [RequestHead, RequestEnd], events
+        conn.send_response(200, [], b"")
+        events = conn.next_events(0.0)
+        if len(chunks) > 1:
+            events += conn.receive_data(chunks[1], 0.0)
+        results.append(events)
+    assert results[0] == results[1]
+    return results[0]
+
+
+def test_changed_fields_checked_as_a_fresh_head() -> None:
+    # A head whose fields differ from the previous head's only in fields the
+    # core does not interpret reuses what was derived; anything else is
+    # checked in full. Either way: the events of a fresh parse.
+    base = [b"Host: a", b"X-Id: 1", b"Accept: */*", b"Connection: keep-alive"]
+
+    def head(fields: list[bytes], target: bytes = b"/") -> bytes:
+        return (
+            b"GET " + target + b" HTTP/1.1\r\n" + b"".join(f + b"\r\n" for f in fields) + b"\r\n"
+        )
+
+    first = head(base)
+    for i, replacement in [
+        (1, b"X-Id: 2"),
+        (1, b"X-Other: 2"),
+        (2, b"Accept: text/html"),
+        (2, b"Accept: text/html "),  # trailing OWS: stripped
+        (1, b"X-Id: 1\t"),
+        (0, b"Host: b"),
+        (0, b"Host: b@c"),  # invalid Host
+        (0, b"X-Host: a"),  # no Host any more
+        (1, b"HOST: a"),  # two Hosts
+        (3, b"Connection: close"),
+        (3, b"X-Connection: keep-alive"),
+        (1, b"Content-Length: 0"),
+        (1, b"Expect: 100-continue"),
+        (1, b"Expect: other"),
+        (1, b"Transfer-Encoding: gzip"),
+        (1, b"Upgrade: websocket"),
+        (1, b"upGRADE: websocket"),
+    ]:
+        fields = [*base]
+        fields[i] = replacement
+        for target in (b"/", b"/next", b"/bad#frag"):
+            second = head(fields, target)
+            alone = ServerConnection().receive_data(second, 0.0)
+            assert _after(first, second) == alone, (replacement, target)
+    # After a head whose values had trailing OWS, and over the size limit.
+    ows = head([b"Host: a ", *base[1:]])
+    assert _after(ows, head([b"Host: a ", b"X-Id: 9", *base[2:]]))[0] == RequestHead(
+        b"GET",
+        b"/",
+        b"1.1",
+        [(b"Host", b"a"), (b"X-Id", b"9"), (b"Accept", b"*/*"), (b"Connection", b"keep-alive")],
+    )
+    limits = Limits(max_header_bytes=len(b"".join(f + b"\r\n" for f in base)) + 5)
+    assert rejected(_after(first, head([base[0], b"X-Id: 123456", *base[2:]]), limits)) is None
+    assert rejected(_after(first, head([base[0], b"X-Id: 1234567", *base[2:]]), limits)) == 431
+
+
+def test_changed_fields_over_several_heads_keep_the_size_exact() -> None:
+    fields = [b"Host: a", b"X-Id: 1", b"Accept: */*"]
+    limit = len(b"".join(f + b"\r\n" for f in fields)) + 5
+
+    def head(x_id: bytes, accept: bytes = b"*/*") -> bytes:
+        return b"GET / HTTP/1.1\r\nHost: a\r\nX-Id: %s\r\nAccept: %s\r\n\r\n" % (x_id, accept)
+
+    at_limit = head(b"123456")
+    for heads, status in (
+        ([head(b"1"), at_limit, at_limit, head(b"2"), at_limit], None),
+        ([head(b"1"), at_limit, head(b"123456", b"*/*x")], 431),
+        ([head(b"1"), head(b"12"), head(b"1234567")], 431),
+        ([head(b"1"), head(b"12345"), head(b"1", b"*/*/*")], None),
+    ):
+        for chunks in (heads, [b"".join(heads)]):
+            events, _ = feed(chunks, Limits(max_header_bytes=limit))
+            assert rejected(events) == status, heads
+            if status is None:
+                assert events == [e for h in heads for e in three_ways(h)]
