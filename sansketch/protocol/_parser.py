@@ -20,6 +20,21 @@ header field, body) its size is checked exactly. While a head is incomplete
 at the end of a read the bytes it has used are estimated from the raw input,
 so a head that never ends is cut once it passes the limits by at most one
 read, whatever the split.
+
+Clients repeat themselves, and the same input in the same state gives the
+same events, so three shortcuts keep every rule while skipping work:
+
+- A head learnt byte for byte (``_learn``: llhttp made exactly these bytes
+  into one bodyless keep-alive request, from a request boundary to the
+  next) is recognised at a boundary by comparison alone and never reaches
+  llhttp again (``_replay_or_learn``; the connection does the same for a
+  read that is exactly that head).
+- A head whose method, version and fields equal the previous head's reuses
+  the previous event, or, with another target, its derived facts once the
+  target passes its own rule.
+- A head whose fields differ from the previous head's only in fields the
+  core does not interpret (``_changed_size``) likewise, with the header
+  section size kept exact and no OWS to strip.
 """
 
 from __future__ import annotations

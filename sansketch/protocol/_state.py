@@ -22,10 +22,11 @@ releases an event to the driver or the driver produces response bytes.
                   driver closes the socket.
 
 Invariants: every state change is a lookup in ``TRANSITIONS``. It happens in
-``_transition`` in ``_connection.py``, except on the two per-request hot
-paths (the next pipelined request, a cached response head), which look the
-same table up inline where the state is known, to save a call. A trigger
-missing from the table raises ``LocalProtocolError`` and changes nothing.
+``_transition`` in ``_connection.py``, except on the per-request hot paths
+(a request that arrived whole, the next pipelined request, a cached
+response head), which assign the result of that lookup, made once at
+import, where the state is known, to save a call. A trigger missing from
+the table raises ``LocalProtocolError`` and changes nothing.
 ERROR and CLOSED are sticky: no trigger leads out of them except
 ERROR -> CLOSED.
 
