@@ -11,7 +11,8 @@ counts the input that produced held events; past
 ``limits.max_buffered_bytes`` the driver is told to PAUSE reading.
 
 The answering side follows the table in ``_state.py``; ``_transition`` is
-the only place that assigns ``_state``. A response that ends before its
+the only place that assigns ``_state``, apart from the per-request hot paths
+named there. A response that ends before its
 request body arrived either drains the rest of the body silently (when the
 remaining length is known and at most ``max_discard_bytes``, flag
 ``_discarding``) or closes the connection. Time only enters through ``now``
