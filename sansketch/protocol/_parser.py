@@ -391,7 +391,11 @@ class RequestParser:
             else:
                 head = data[pos:end]
                 if not data.startswith(head, end):
-                    break  # learning pays only when the next head repeats it
+                    # Learning pays only when the next head repeats it.
+                    # Reads like this one (a head and its body, say) are
+                    # shorter than two such heads: they stop trying.
+                    self._seen = head
+                    break
             before = len(self.events)
             self.feed(head, False)
             learn = self._learn(head, before)
