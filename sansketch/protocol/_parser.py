@@ -149,6 +149,7 @@ class RequestParser:
         self._headers: Headers = []
         self._llhttp = HttpRequestParser(self)
         self._max_target = limits.max_request_line - _LINE_OVERHEAD
+        self._max_head = limits.max_request_line + limits.max_header_bytes
 
     # -- llhttp callbacks ---------------------------------------------------
     def on_message_begin(self) -> None:
@@ -378,8 +379,8 @@ class RequestParser:
             # The first empty line after a head that starts this piece ends
             # it: a request line and field lines hold no empty line.
             end = data.find(b"\r\n\r\n", pos) + 4
-            if end < 4:
-                break
+            if end < 4 or end - pos > self._max_head:
+                break  # (what is remembered stays within the head limits)
             if end == size:
                 # A read that is one whole head (keep-alive): learnt the
                 # second time it comes, so that heads seen once pay only a

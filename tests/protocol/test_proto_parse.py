@@ -678,3 +678,20 @@ def test_changed_fields_over_several_heads_keep_the_size_exact() -> None:
             assert rejected(events) == status, heads
             if status is None:
                 assert events == [e for h in heads for e in three_ways(h)]
+
+
+def test_remembered_heads_stay_within_the_head_limits() -> None:
+    # What the parser keeps to recognise a repeated head is bounded by the
+    # head limits, whatever the size of the reads.
+    limits = Limits(max_request_line=100, max_header_bytes=200)
+    padded = b"GET / HTTP/1.1\r\nHost: a\r\nX:" + b" " * 5000 + b"v\r\n\r\n"
+    conn = ServerConnection(limits)
+    for _ in range(3):
+        events = conn.receive_data(padded, 0.0)
+        assert isinstance(events[0], RequestHead) and events[0].headers[-1] == (b"X", b"v")
+        conn.send_response(200, [], b"")
+        assert conn.next_events(0.0) == []
+    events = conn.receive_data(padded * 3, 0.0)
+    assert [type(e) for e in events] == [RequestHead, RequestEnd]
+    parser = conn._parser
+    assert len(parser._seen) <= 300 and len(parser._known or b"") <= 300
