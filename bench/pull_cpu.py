@@ -23,8 +23,10 @@ Run: ``python bench/pull_cpu.py [--requests N] [--rounds R] [--backends asyncio,
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 # Run as a script, this directory comes first on sys.path, and its http.py
@@ -35,9 +37,10 @@ sys.path.insert(0, str(_HERE.parent))
 
 import anyio  # noqa: E402
 import anyio.lowlevel  # noqa: E402
+import sniffio  # noqa: E402
 
 from examples.hello import app  # noqa: E402
-from sansketch._server import ServerConfig, serve_connection  # noqa: E402
+from sansketch._server import ServerConfig, serve_connection, with_loop_clock  # noqa: E402
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n"
 EXPECTED = b"Hello, World!"
@@ -79,8 +82,18 @@ class FakeStream:
         """Nothing to close."""
 
 
+def _loop_clock() -> Callable[[], float]:
+    # The event loop's own clock, as the anyio and asyncio-streams drivers
+    # pass it (``with_loop_clock``).
+    if sniffio.current_async_library() == "trio":
+        import trio
+
+        return trio.current_time
+    return asyncio.get_running_loop().time
+
+
 async def _serve(chunks: list[bytes], yield_per_receive: bool, expected: int) -> tuple[float, int]:
-    config = ServerConfig()
+    config = with_loop_clock(ServerConfig(), _loop_clock())
     stream = FakeStream(chunks, yield_per_receive)
     start = time.process_time()
     await serve_connection(stream, app, config, remote=("127.0.0.1", 40000))

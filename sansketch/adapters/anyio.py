@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import anyio
 import sniffio
 from anyio.abc import SocketAttribute, SocketListener, SocketStream, TaskGroup, TaskStatus
 
-from .._server import ConnectionSet, ServerConfig, serve_connection, server_logger
+from .._server import (
+    ConnectionSet,
+    ServerConfig,
+    serve_connection,
+    server_logger,
+    with_loop_clock,
+)
 
 if TYPE_CHECKING:
     from ..app import Application
@@ -86,6 +92,15 @@ class AnyioByteStream:
         await self._stream.aclose()
 
 
+def _loop_clock() -> Callable[[], float]:
+    """The running event loop's clock: what ``anyio.current_time`` reads."""
+    if sniffio.current_async_library() == "trio":
+        import trio  # only on trio, which may not be installed otherwise
+
+        return trio.current_time
+    return asyncio.get_running_loop().time
+
+
 class AnyioServer:
     """Serves an application on listening sockets through anyio.
 
@@ -101,6 +116,8 @@ class AnyioServer:
     ) -> None:
         self.app = app
         self.config = config
+        # ``config`` with the running loop's own clock, set when serving starts.
+        self._serve_config = config
         self.connections = ConnectionSet(max_connections)
         self._accept_scope: anyio.CancelScope | None = None
         self._conn_scope: anyio.CancelScope | None = None
@@ -116,6 +133,7 @@ class AnyioServer:
 
         Signals ``task_status.started()`` once accepting.
         """
+        self._serve_config = with_loop_clock(self.config, _loop_clock())
         listeners = [await SocketListener.from_socket(sock) for sock in sockets]
         try:
             async with anyio.create_task_group() as conn_tg:
@@ -154,7 +172,7 @@ class AnyioServer:
             await serve_connection(
                 AnyioByteStream(stream),
                 self.app,
-                self.config,
+                self._serve_config,
                 remote=remote,
                 connections=self.connections,
             )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import anyio
 from anyio.abc import TaskStatus
 
-from .._server import ConnectionSet, ServerConfig, serve_connection
+from .._server import ConnectionSet, ServerConfig, serve_connection, with_loop_clock
 
 if TYPE_CHECKING:
     from ..app import Application
@@ -84,6 +84,8 @@ class AsyncioStreamsServer:
     ) -> None:
         self.app = app
         self.config = config
+        # ``config`` with the loop's own clock, set when serving starts.
+        self._serve_config = config
         self.connections = ConnectionSet(max_connections)
         self._servers: list[asyncio.AbstractServer] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -110,7 +112,7 @@ class AsyncioStreamsServer:
             await serve_connection(
                 StreamsByteStream(reader, writer),
                 self.app,
-                self.config,
+                self._serve_config,
                 remote=remote,
                 scheme=scheme,
                 connections=self.connections,
@@ -121,6 +123,7 @@ class AsyncioStreamsServer:
     async def start(self, sockets: Iterable[socket.socket]) -> None:
         """Start accepting on ``sockets`` (already bound and listening)."""
         self._stopped = asyncio.Event()
+        self._serve_config = with_loop_clock(self.config, asyncio.get_running_loop().time)
         for sock in sockets:
             server: asyncio.AbstractServer
             if sock.family == socket.AF_UNIX:
