@@ -31,6 +31,14 @@ Usage (from the repository root; needs ``pip install aiohttp uvicorn websockets`
 
     python bench/ws.py                      # full run, updates bench/RESULTS.md
     python bench/ws.py --quick              # 2 s, 1 round, prints only
+    python bench/ws.py --cpu [TREE ...]     # in-process CPU µs per message, no sockets
+
+``--cpu`` runs the sansketch echo (uvloop, asyncio Protocol driver) on fake
+transports: ``--connections`` sockets each get one ``--size``-byte masked text
+frame per sweep and the sweep ends when every echo was written. It reports the
+best of ``--rounds`` rounds of CPU time per message, rounds interleaved over
+the given source trees (each a directory holding a ``sansketch`` package, e.g.
+an export of an earlier commit), so one change can be measured A/B in-process.
 
 The "WebSocket" section of ``bench/RESULTS.md`` is replaced (or appended);
 the rest of the file is left as it is. Every server started is killed, by
@@ -283,6 +291,126 @@ def client_main(
     print(uvloop.run(_drive(port, connections, size, deflate, warmup, duration)))
 
 
+# -- in-process CPU per message (no sockets) ---------------------------------------------
+
+
+class _FakeTransport:
+    """Enough of ``asyncio.Transport`` for ``HttpProtocol``; counts writes."""
+
+    def __init__(self) -> None:
+        self.written = 0
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.written += len(data)
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return ("127.0.0.1", 40000) if name == "peername" else default
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def is_reading(self) -> bool:
+        return True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        self.closing = True
+
+    abort = close
+
+
+async def _cpu_round(connections: int, size: int, messages: int) -> float:
+    """CPU µs per echoed message: ``connections`` sockets on fake transports."""
+    import gc
+
+    from sansketch._server import ConnectionSet, ServerConfig
+    from sansketch.adapters import asyncio_protocol
+    from sansketch.app import Application
+    from sansketch.websocket import WebSocketResponse, WSMsgType
+
+    async def echo(request):  # type: ignore[no-untyped-def]
+        ws = WebSocketResponse()
+        await ws.prepare(request)
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT:
+                await ws.send_str(msg.data)
+        return ws
+
+    app = Application()
+    app.router.add_get("/ws", echo)
+    loop = asyncio.get_running_loop()
+    state = asyncio_protocol._State(app, ServerConfig(), ConnectionSet(), loop)
+    head = (
+        b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    frame = _frame((b"hello, websocket " * (size // 17 + 1))[:size], False)
+    echo_size = 2 + size
+    pairs = []
+    for _ in range(connections):
+        proto = asyncio_protocol.HttpProtocol(state)
+        transport = _FakeTransport()
+        proto.connection_made(transport)
+        proto.data_received(head)
+        pairs.append((proto, transport))
+    for _ in range(100):
+        if all(t.written for _, t in pairs):
+            break
+        await asyncio.sleep(0)
+    base = [t.written for _, t in pairs]
+    sweeps = messages // connections
+    gc.collect()
+    start = time.process_time()
+    for i in range(1, sweeps + 1):
+        for proto, _ in pairs:
+            proto.data_received(frame)
+        target = i * echo_size
+        for _ in range(100):
+            if all(t.written - b >= target for (_, t), b in zip(pairs, base, strict=True)):
+                break
+            await asyncio.sleep(0)
+        else:
+            raise RuntimeError("the echo stalled")
+    elapsed = time.process_time() - start
+    for proto, _ in pairs:
+        proto.connection_lost(None)
+    await asyncio.sleep(0)
+    return elapsed / (sweeps * connections) * 1e6
+
+
+def cpu_main(connections: int, size: int, messages: int, rounds: int) -> None:
+    """Print the best of ``rounds`` in-process rounds, CPU µs per message (uvloop)."""
+    import uvloop
+
+    print(min(uvloop.run(_cpu_round(connections, size, messages)) for _ in range(rounds)))
+
+
+def cpu_compare(trees: list[str], args: argparse.Namespace) -> None:
+    """Interleave in-process rounds over source trees (each a subprocess); print the best."""
+    best: dict[str, float] = {}
+    for _ in range(args.rounds):
+        for tree in trees:
+            argv = [sys.executable, __file__, "--cpu-round", "--connections"]
+            argv += [str(args.connections), "--size", str(args.size)]
+            argv += ["--messages", str(args.messages)]
+            env = dict(os.environ, PYTHONPATH=tree)
+            out = subprocess.run(argv, env=env, cwd=tree, check=True, capture_output=True)
+            us = float(out.stdout.decode().strip())
+            best[tree] = min(best.get(tree, us), us)
+    for tree in trees:
+        print(f"{tree}: {best[tree]:.2f} µs CPU per message (best of {args.rounds})")
+
+
 # -- orchestration ---------------------------------------------------------------------
 
 
@@ -486,7 +614,23 @@ def main() -> int:
     )
     parser.add_argument("--quick", action="store_true", help="2 s, 1 round, print only")
     parser.add_argument("--output", help="markdown file to update (default bench/RESULTS.md)")
+    parser.add_argument(
+        "--cpu",
+        nargs="*",
+        metavar="TREE",
+        help="in-process CPU µs per message on fake transports (uvloop), interleaved"
+        " over source trees (default: this one)",
+    )
+    parser.add_argument("--cpu-round", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--messages", type=int, default=32000, help="per in-process round")
     args = parser.parse_args()
+    if args.cpu_round:
+        sys.path.insert(0, os.getcwd())
+        cpu_main(args.connections, args.size, args.messages, 1)
+        return 0
+    if args.cpu is not None:
+        cpu_compare(args.cpu or [ROOT], args)
+        return 0
     if args.serve:
         serve(args.serve, args.port)
         return 0

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "INCOMPLETE",
     "SLOW",
+    "TEXT_HEADS",
     "TOO_BIG",
     "data_frame",
     "split_frame",
@@ -126,6 +127,12 @@ def split_frame(buf: bytes, pos: int, max_size: int, deflate: bool) -> tuple[int
     return first, end, unmask(buf[start:end], buf[start - 4 : start])
 
 
+# The 2-byte heads of small unmasked data frames, by payload length: a frame
+# is then one concatenation (RFC 6455 §5.2: FIN, opcode, 7-bit length).
+TEXT_HEADS = tuple(bytes((0x81, size)) for size in range(126))
+_BINARY_HEADS = tuple(bytes((0x82, size)) for size in range(126))
+
+
 def data_frame(data: str | bytes, compressor: CappedDeflate | None = None) -> bytes:
     """One unfragmented, unmasked data frame (RFC 6455 §5.2).
 
@@ -135,6 +142,8 @@ def data_frame(data: str | bytes, compressor: CappedDeflate | None = None) -> by
         first, payload = 0x81, data.encode("utf-8")
     else:
         first, payload = 0x82, data
+    if compressor is None and len(payload) < 126:
+        return (TEXT_HEADS if first == 0x81 else _BINARY_HEADS)[len(payload)] + payload
     if compressor is not None:
         first |= 0x40
         payload = compressor.deflate_whole(payload)

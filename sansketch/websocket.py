@@ -56,6 +56,7 @@ from wsproto.events import (
 
 from ._channel import UpgradedStream
 from ._ws_frames import INCOMPLETE, TOO_BIG, data_frame, split_frame
+from ._ws_frames import TEXT_HEADS as _TEXT_HEADS
 from ._ws_handshake import CappedDeflate, HandshakeError, negotiate
 from ._ws_handshake import make_extensions as _make_extensions
 from .exceptions import HTTPBadRequest, HTTPMethodNotAllowed, HTTPUpgradeRequired
@@ -243,6 +244,7 @@ class WebSocketResponse(StreamResponse):
         self._conn: Connection | None = None
         self._deflate: CappedDeflate | None = None
         self._stream: UpgradedStream | None = None
+        self._send_nowait: Callable[[bytes], bool] | None = None
         # Bytes for the fast path, read from _rpos on (always a frame
         # boundary). An incomplete frame waits in _rparts until _rneed
         # bytes are there, so a big frame is joined once, not per read.
@@ -351,6 +353,8 @@ class WebSocketResponse(StreamResponse):
     def _attach(self, stream: UpgradedStream, leftover: bytes, extensions: list[Any]) -> None:
         """Start speaking WebSocket on ``stream`` (``leftover``: bytes already read)."""
         self._stream = stream
+        # A driver's stream may write without a coroutine (asyncio Protocol).
+        self._send_nowait = getattr(stream, "send_nowait", None)
         self._conn = Connection(ConnectionType.SERVER, extensions=extensions)
         for ext in extensions:
             if isinstance(ext, CappedDeflate):
@@ -394,26 +398,69 @@ class WebSocketResponse(StreamResponse):
         stream = self._stream
         if stream is None:
             raise RuntimeError("call prepare() first")
+        # Every way out of OPEN sets _closing first (or _closed).
         if self._closing or self._closed:
             raise ConnectionResetError("cannot send on a closing WebSocket")
+        send_nowait = self._send_nowait
+        if not self._sending and send_nowait is not None:
+            # Nobody holds the turn and framing plus writing cannot suspend:
+            # the frame goes out before any other sender runs, no turn needed
+            # unless the transport is congested.
+            if type(data) is str and self._deflate is None:
+                # The commonest message, a small text: a precomputed head.
+                payload = data.encode("utf-8")
+                size = len(payload)
+                frame = _TEXT_HEADS[size] + payload if size < 126 else data_frame(data)
+            else:
+                frame = self._frame(data)
+            try:
+                if send_nowait(frame):
+                    return
+            except _STREAM_ERRORS as exc:
+                await self._lost_while_sending(exc)
+            # Written, but congested: wait as send() would, holding the turn
+            # (nothing ran since it was found free) so later frames queue.
+            self._sending = True
+            try:
+                await stream.wait_writable()  # type: ignore[attr-defined]
+            except _STREAM_ERRORS as exc:
+                await self._lost_while_sending(exc)
+            finally:
+                self._pass_turn()
+            return
         if self._sending:
             await self._wait_send_turn()
         else:
             self._sending = True
         try:
-            # Every way out of OPEN sets _closing first (or _closed).
             if self._closing or self._closed:
                 raise ConnectionResetError("cannot send on a closing WebSocket")
-            frame = data_frame(data, self._deflate)
+            frame = self._frame(data)
             try:
-                await stream.send(frame)
+                if send_nowait is None:
+                    await stream.send(frame)
+                elif not send_nowait(frame):
+                    await stream.wait_writable()  # type: ignore[attr-defined]
             except _STREAM_ERRORS as exc:
                 await self._lost_while_sending(exc)
         finally:
-            if self._send_queue:
-                self._send_queue.popleft().set()  # hand the turn over, still held
-            else:
-                self._sending = False
+            self._pass_turn()
+
+    def _frame(self, data: str | bytes) -> bytes:
+        """The frame of a data message (compressed if negotiated)."""
+        if type(data) is str and self._deflate is None:
+            # The commonest message, a small text: a precomputed head.
+            payload = data.encode("utf-8")
+            size = len(payload)
+            return _TEXT_HEADS[size] + payload if size < 126 else data_frame(data)
+        return data_frame(data, self._deflate)
+
+    def _pass_turn(self) -> None:
+        """Release the send turn: hand it to the next waiting sender, if any."""
+        if self._send_queue:
+            self._send_queue.popleft().set()  # handed over, still held
+        else:
+            self._sending = False
 
     async def _lost_while_sending(self, exc: BaseException) -> NoReturn:
         self._lost(exc)
@@ -610,7 +657,7 @@ class WebSocketResponse(StreamResponse):
             self._reading = True
         try:
             clock = self._clock
-            until = clock() + timeout if timeout is not None else None
+            until = None if timeout is None else clock() + timeout
             stream = self._stream
             assert stream is not None
             while True:

@@ -937,3 +937,69 @@ async def test_request_timeout_does_not_cut_a_websocket() -> None:
             assert await ws.receive_str() == "still open"
         await server.done.wait()
     assert server.sockets[0].close_code == 1000
+
+
+class CongestedStream:
+    """A driver stream that writes without a coroutine and is congested on demand."""
+
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+        self.congested = False
+        self.drained = anyio.Event()
+        self.waits = 0
+
+    def send_nowait(self, data: bytes) -> bool:
+        self.frames.append(data)
+        return not self.congested
+
+    async def wait_writable(self) -> None:
+        self.waits += 1
+        await self.drained.wait()
+
+    async def send(self, data: bytes) -> None:
+        raise AssertionError("send_nowait is used when the stream has it")
+
+    async def receive(self) -> bytes:
+        await anyio.sleep_forever()
+        return b""
+
+    async def aclose(self) -> None:
+        pass
+
+
+@pytest.mark.anyio
+async def test_sends_without_a_coroutine_wait_their_turn_behind_congestion() -> None:
+    stream = CongestedStream()
+    ws = WebSocketResponse(compress=False)
+    ws._attach(stream, b"", [])  # type: ignore[arg-type]
+    await ws.send_str("a")
+    await ws.send_bytes(b"\x01\x02")
+    assert stream.frames == [b"\x81\x01a", b"\x82\x02\x01\x02"]
+    assert stream.waits == 0
+    long_text = "é" * 70  # 140 bytes in UTF-8: a 16-bit length
+    await ws.send_str(long_text)
+    assert stream.frames[-1] == b"\x81\x7e\x00\x8c" + long_text.encode()
+
+    # Congested: the first sender waits for the drain holding the turn, so a
+    # second sender queues and writes only after it, in order.
+    stream.congested = True
+    done: list[str] = []
+
+    async def send(text: str) -> None:
+        await ws.send_str(text)
+        done.append(text)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(send, "first")
+        await anyio.wait_all_tasks_blocked()
+        tg.start_soon(send, "second")
+        await anyio.wait_all_tasks_blocked()
+        assert stream.frames[-1] == b"\x81\x05first"
+        assert done == [] and stream.waits == 1
+        stream.congested = False
+        stream.drained.set()
+    assert done == ["first", "second"]
+    assert stream.frames[-1] == b"\x81\x06second"
+    await ws._abort()
+    with pytest.raises(ConnectionResetError):
+        await ws.send_str("late")
