@@ -9,6 +9,7 @@ order; a handler that waits never holds back the responses before it.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import re
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
@@ -245,5 +246,30 @@ def test_force_close_while_a_pipelined_handler_waits(run: Callable[..., None]) -
         await until(task.done)
         assert transport.aborted
         assert bodies(transport.data) == [b"n1"]
+
+    run(main())
+
+
+_REQUEST_VAR: contextvars.ContextVar[str] = contextvars.ContextVar("_REQUEST_VAR", default="unset")
+
+
+def test_keep_alive_requests_do_not_share_context_variables(run: Callable[..., None]) -> None:
+    # Each request on a keep-alive connection starts from the context the
+    # connection started in: a value a handler sets does not reach the next.
+    async def main() -> None:
+        app = Application()
+
+        async def remember(request: Request) -> Response:
+            before = _REQUEST_VAR.get()
+            _REQUEST_VAR.set(request.match_info["i"])
+            return Response(text=before)
+
+        app.router.add_get("/set/{i}", remember)
+        proto, transport = connect(app)
+        for i in range(3):
+            proto.data_received(get(f"/set/{i}"))
+            await until(lambda n=i + 1: len(bodies(transport.data)) == n)
+        assert bodies(transport.data) == [b"unset"] * 3
+        assert _REQUEST_VAR.get() == "unset"
 
     run(main())
