@@ -888,10 +888,11 @@ class _ProtocolChannel:
 class _UpgradedProtocolStream:
     """The raw connection of an ``HttpProtocol`` after a protocol switch."""
 
-    __slots__ = ("_buffer", "_eof", "_paused", "_proto", "_waiter")
+    __slots__ = ("_buffer", "_eof", "_loop", "_paused", "_proto", "_waiter")
 
     def __init__(self, proto: HttpProtocol) -> None:
         self._proto = proto
+        self._loop = proto._loop
         self._buffer: deque[bytes] = deque()
         self._eof = False
         self._paused = False
@@ -918,7 +919,7 @@ class _UpgradedProtocolStream:
         A future rather than a coroutine: a waiting reader gets the bytes
         straight from ``feed``, a coroutine less per message.
         """
-        waiter = self._proto._loop.create_future()
+        waiter = self._loop.create_future()
         if self._buffer:
             waiter.set_result(self._buffer.popleft())
             if self._paused and not self._buffer:
@@ -936,6 +937,27 @@ class _UpgradedProtocolStream:
         proto.write(data)
         if proto._write_paused:  # a coroutine less per message otherwise
             await proto.wait_writable()
+
+    def send_nowait(self, data: bytes) -> bool:
+        """Write ``data`` now; ``False`` if the sender must then ``await wait_writable()``.
+
+        ``send`` without its coroutine, for a WebSocket's messages.
+
+        Raises:
+            ClientDisconnected: the connection is closed.
+        """
+        proto = self._proto
+        transport = proto._transport
+        # HttpProtocol.write without its call: after take_over nothing is
+        # held back (no buffering, the 101 flushed), so only the closed test.
+        if proto._closed or transport is None or transport.is_closing():
+            raise ClientDisconnected("client went away while we were writing")
+        transport.write(data)
+        return not proto._write_paused
+
+    async def wait_writable(self) -> None:
+        """Wait while the transport is congested (see ``send_nowait``)."""
+        await self._proto.wait_writable()
 
     async def aclose(self) -> None:
         """Close the connection."""

@@ -288,3 +288,71 @@ def test_chat_example_with_real_clients(start_server: Callable[..., LiveServer])
         assert ben.recv(TIMEOUT) == "ann: hello ben"
         ben.close()
         assert ann.recv(TIMEOUT) == "ben left"
+
+
+class _Transport:
+    """Just enough of an asyncio transport for the Protocol driver's upgraded stream."""
+
+    def __init__(self) -> None:
+        self.data: list[bytes] = []
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.data.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 40000) if name == "peername" else default
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def get_write_buffer_size(self) -> int:
+        return sum(map(len, self.data))
+
+    def close(self) -> None:
+        self.closing = True
+
+    abort = close
+
+
+def test_protocol_driver_stream_writes_without_a_coroutine_and_reports_congestion() -> None:
+    import asyncio
+
+    from sansketch._channel import ClientDisconnected
+    from sansketch._server import ConnectionSet, ServerConfig
+    from sansketch.adapters import asyncio_protocol
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        state = asyncio_protocol._State(Application(), ServerConfig(), ConnectionSet(), loop)
+        proto = asyncio_protocol.HttpProtocol(state)
+        transport = _Transport()
+        proto.connection_made(transport)  # type: ignore[arg-type]
+        stream = asyncio_protocol._UpgradedProtocolStream(proto)
+        assert stream.send_nowait(b"one") is True
+        assert transport.data == [b"one"]
+
+        # Over the high-water mark: written all the same, and the sender is
+        # told to wait; the wait ends when the transport drains.
+        proto.pause_writing()
+        assert stream.send_nowait(b"two") is False
+        assert transport.data == [b"one", b"two"]
+        waiting = asyncio.ensure_future(stream.wait_writable())
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        proto.resume_writing()
+        await asyncio.wait_for(waiting, TIMEOUT)
+
+        transport.closing = True
+        with pytest.raises(ClientDisconnected):
+            stream.send_nowait(b"three")
+        assert transport.data == [b"one", b"two"]
+        proto.connection_lost(None)
+
+    asyncio.run(main())
