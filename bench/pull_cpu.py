@@ -9,7 +9,11 @@ written back. Two workloads, on asyncio and on trio:
 - pipelined: 16 requests per ``receive``.
 
 Like the drivers' streams, the fake offers ``send_nowait`` (a write that
-never waits), which the loop tries before ``send``.
+never waits), which the loop tries before ``send``, and, like the trio
+driver's, ``receive_ready`` (a read of bytes already there), which the loop
+tries between requests before a read bounded by the keep-alive deadline: the
+fake's next request is always there, as on a loaded server.
+``--no-ready`` leaves it out to measure the bounded read.
 
 Each ``receive`` passes through the event loop once (a checkpoint), as a real
 socket read does; ``--no-yield`` skips that to see the Python cost alone.
@@ -17,7 +21,7 @@ The figure is process CPU time per request (``time.process_time``); rounds
 are interleaved across the cases and the best round is reported, which is
 the least disturbed by other work on a shared machine.
 
-Run: ``python bench/pull_cpu.py [--requests N] [--rounds R] [--backends asyncio,trio]``
+Run: ``python bench/pull_cpu.py [--requests N] [--rounds R] [--backends asyncio,trio] [--no-ready]``
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 # Run as a script, this directory comes first on sys.path, and its http.py
@@ -49,14 +53,18 @@ EXPECTED = b"Hello, World!"
 class FakeStream:
     """A ``ByteStream`` that hands out ``chunks`` in order, then end of stream."""
 
-    __slots__ = ("_chunks", "_index", "_yield", "responses", "sends")
+    __slots__ = ("_chunks", "_index", "_yield", "receive_ready", "responses", "sends")
 
-    def __init__(self, chunks: list[bytes], yield_per_receive: bool) -> None:
+    def __init__(self, chunks: list[bytes], yield_per_receive: bool, ready: bool) -> None:
         self._chunks = chunks
         self._index = 0
         self._yield = yield_per_receive
         self.sends = 0
         self.responses = 0
+        # ``ReceiveReady``: the prepared chunk is always there already.
+        self.receive_ready: Callable[[], Awaitable[bytes | None]] | None = (
+            self.receive if ready else None
+        )
 
     async def receive(self) -> bytes | None:
         """The next prepared chunk; ``b""`` once they are used up."""
@@ -92,9 +100,11 @@ def _loop_clock() -> Callable[[], float]:
     return asyncio.get_running_loop().time
 
 
-async def _serve(chunks: list[bytes], yield_per_receive: bool, expected: int) -> tuple[float, int]:
+async def _serve(
+    chunks: list[bytes], yield_per_receive: bool, ready: bool, expected: int
+) -> tuple[float, int]:
     config = with_loop_clock(ServerConfig(), _loop_clock())
-    stream = FakeStream(chunks, yield_per_receive)
+    stream = FakeStream(chunks, yield_per_receive, ready)
     start = time.process_time()
     await serve_connection(stream, app, config, remote=("127.0.0.1", 40000))
     elapsed = time.process_time() - start
@@ -104,14 +114,14 @@ async def _serve(chunks: list[bytes], yield_per_receive: bool, expected: int) ->
 
 
 async def _main(
-    cases: list[tuple[str, int]], requests: int, yield_: bool
+    cases: list[tuple[str, int]], requests: int, yield_: bool, ready: bool
 ) -> list[tuple[float, float]]:
     await app.startup()
     out: list[tuple[float, float]] = []
     for _, depth in cases:
         chunks = [REQUEST * depth] * (requests // depth)
         n = depth * len(chunks)
-        elapsed, sends = await _serve(chunks, yield_, n)
+        elapsed, sends = await _serve(chunks, yield_, ready, n)
         out.append((elapsed * 1e6 / n, sends / n))
     await app.shutdown()
     await app.cleanup()
@@ -125,6 +135,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--backends", default="asyncio,trio")
     parser.add_argument("--no-yield", action="store_true", help="receive never suspends")
+    parser.add_argument(
+        "--no-ready", action="store_true", help="no receive_ready: every read is bounded"
+    )
     args = parser.parse_args()
     cases = [("keep-alive", 1), ("pipelined 16", 16)]
     backends = args.backends.split(",")
@@ -132,7 +145,9 @@ def main() -> None:
     writes: dict[tuple[str, str], float] = {}
     for _ in range(args.rounds):
         for backend in backends:
-            figures = anyio.run(_main, cases, args.requests, not args.no_yield, backend=backend)
+            figures = anyio.run(
+                _main, cases, args.requests, not args.no_yield, not args.no_ready, backend=backend
+            )
             for (name, _depth), (us, per_request) in zip(cases, figures, strict=True):
                 key = (backend, name)
                 best[key] = min(best.get(key, us), us)

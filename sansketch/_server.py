@@ -40,7 +40,7 @@ import logging
 import math
 import os
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
@@ -115,6 +115,27 @@ class SendNowait(Protocol):
 
         Raises:
             OSError: the connection is broken (as ``send`` would).
+        """
+        ...
+
+
+class ReceiveReady(Protocol):
+    """Optional extra of a ``ByteStream``: a read that never waits for bytes.
+
+    Between requests the loop tries it first and bounds only a read that
+    must wait by the core's deadline: moving a cancel scope's deadline
+    there and back costs more than the read itself, and on a loaded server
+    the next request is usually there already.
+    """
+
+    async def receive_ready(self) -> bytes | None:
+        """A scheduling checkpoint, then the bytes already received.
+
+        Returns ``None`` when no byte is there yet (``receive`` would wait),
+        ``b""`` at end of stream.
+
+        Raises:
+            OSError: the connection is broken (as ``receive`` would).
         """
         ...
 
@@ -520,6 +541,10 @@ class _ConnectionLoop:
         self._out: list[bytes] = []
         # ``SendNowait.send_nowait`` if the stream has it.
         self._send_nowait: Callable[[bytes], int] | None = getattr(stream, "send_nowait", None)
+        # ``ReceiveReady.receive_ready`` if the stream has it.
+        self._receive_ready: Callable[[], Awaitable[bytes | None]] | None = getattr(
+            stream, "receive_ready", None
+        )
 
     def with_defaults(self, headers: RawHeaders) -> list[tuple[bytes, bytes]]:
         """Response headers plus ``Date`` and ``Server`` (RFC 9110 §6.6.1)."""
@@ -620,7 +645,22 @@ class _ConnectionLoop:
             data: bytes | None = None
             wait = math.inf if deadline is None else self.config.timeout_for(deadline, clock())
             if wait > 0:
-                if idle:
+                if idle and self._receive_ready is not None:
+                    # Bytes already there need no deadline (see ReceiveReady);
+                    # shutdown still wakes the checkpoint through the scope.
+                    self._read_scope = self.scope
+                    try:
+                        data = await self._receive_ready()
+                    except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                        data = b""
+                    finally:
+                        self._read_scope = None
+                    if data is None and deadline is not None:
+                        # Other tasks ran at the checkpoint: wait from now.
+                        wait = self.config.timeout_for(deadline, clock())
+                if data is not None or wait <= 0:
+                    pass
+                elif idle:
                     # The connection's scope, its deadline moved: a fraction
                     # of the cost of a new scope; untouched without a deadline.
                     scope = self.scope

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.lowlevel
 import sniffio
 from anyio.abc import SocketAttribute, SocketListener, SocketStream, TaskGroup, TaskStatus
 
@@ -36,7 +37,7 @@ _READ_SIZE = 65536
 class AnyioByteStream:
     """A ``ByteStream`` over an anyio ``SocketStream``."""
 
-    __slots__ = ("_socket", "_stream", "_transport")
+    __slots__ = ("_checkpoint", "_socket", "_stream", "_transport", "receive_ready")
 
     def __init__(self, stream: SocketStream) -> None:
         self._stream = stream
@@ -49,6 +50,15 @@ class AnyioByteStream:
             sock = stream.extra(SocketAttribute.raw_socket, None)
             if sock is not None and not sock.getblocking():
                 self._socket = sock
+        # ``ReceiveReady.receive_ready`` for the serve loop, on trio only:
+        # anyio's asyncio stream reads from its protocol's queue instead.
+        self.receive_ready: Callable[[], Awaitable[bytes | None]] | None = None
+        self._checkpoint: Callable[[], Awaitable[None]] = anyio.lowlevel.checkpoint
+        if self._socket is not None:
+            import trio  # the running library, so installed
+
+            self._checkpoint = trio.lowlevel.checkpoint
+            self.receive_ready = self._receive_ready
         else:
             # anyio's asyncio SocketStream keeps its transport private;
             # without one of the expected type, every write takes ``send``.
@@ -62,6 +72,22 @@ class AnyioByteStream:
             return await self._stream.receive(_READ_SIZE)
         except anyio.EndOfStream:
             return b""
+
+    async def _receive_ready(self) -> bytes | None:
+        """A checkpoint, then the bytes already received (``None``: none yet).
+
+        trio's own ``recv`` tries the same non-blocking read before it
+        waits; this skips anyio's and trio's wrappers around it.
+
+        Raises:
+            OSError: the connection is broken.
+        """
+        await self._checkpoint()
+        assert self._socket is not None
+        try:
+            return self._socket.recv(_READ_SIZE)
+        except BlockingIOError:
+            return None
 
     def send_nowait(self, data: bytes) -> int:
         """Write what the socket takes at once; the number of bytes taken.
