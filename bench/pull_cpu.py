@@ -21,7 +21,7 @@ The figure is process CPU time per request (``time.process_time``); rounds
 are interleaved across the cases and the best round is reported, which is
 the least disturbed by other work on a shared machine.
 
-Run: ``python bench/pull_cpu.py [--requests N] [--rounds R] [--backends asyncio,trio] [--no-ready]``
+Run: ``python bench/pull_cpu.py [--requests N] [--rounds R] [--backends B] [--no-ready]``
 """
 
 from __future__ import annotations
