@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INCOMPLETE",
+    "KEY_REPEAT",
+    "LOW_BYTES",
     "SLOW",
     "TEXT_HEADS",
     "TOO_BIG",
@@ -126,6 +128,12 @@ def split_frame(buf: bytes, pos: int, max_size: int, deflate: bool) -> tuple[int
     end = start + size
     return first, end, unmask(buf[start:end], buf[start - 4 : start])
 
+
+# For one-XOR unmasking of a payload of n < 126 bytes read as an integer
+# (little-endian): the 32-bit key times KEY_REPEAT[n] repeats it over the
+# payload's words, and LOW_BYTES[n] cuts that to the payload's n bytes.
+KEY_REPEAT = tuple(sum(1 << (32 * i) for i in range((n + 3) >> 2)) for n in range(126))
+LOW_BYTES = tuple((1 << (8 * n)) - 1 for n in range(126))
 
 # The 2-byte heads of small unmasked data frames, by payload length: a frame
 # is then one concatenation (RFC 6455 §5.2: FIN, opcode, 7-bit length).

@@ -56,6 +56,8 @@ from wsproto.events import (
 
 from ._channel import UpgradedStream
 from ._ws_frames import INCOMPLETE, TOO_BIG, data_frame, split_frame
+from ._ws_frames import KEY_REPEAT as _KEY_REPEAT
+from ._ws_frames import LOW_BYTES as _LOW_BYTES
 from ._ws_frames import TEXT_HEADS as _TEXT_HEADS
 from ._ws_handshake import CappedDeflate, HandshakeError, negotiate
 from ._ws_handshake import make_extensions as _make_extensions
@@ -721,12 +723,12 @@ class WebSocketResponse(StreamResponse):
                     # The commonest read, inline: one whole masked text frame of
                     # under 126 bytes (deflated or not), unmasked as
                     # _ws_frames.unmask does. _take_frame reads every other frame.
-                    if size:
-                        key = data[2:6] * ((size + 3) >> 2)
-                        value = int.from_bytes(data[6:], "little") ^ int.from_bytes(key, "little")
-                        payload = value.to_bytes(len(key), "little")[:size]
-                    else:
-                        payload = b""
+                    # The whole frame as one integer: the payload above byte
+                    # 6, the key in bytes 2-5, repeated over the payload by
+                    # one multiplication (RFC 6455 §5.3).
+                    whole = int.from_bytes(data, "little")
+                    key = (whole >> 16 & 0xFFFFFFFF) * _KEY_REPEAT[size] & _LOW_BYTES[size]
+                    payload = (whole >> 48 ^ key).to_bytes(size, "little")
                     if first == 0xC1:
                         assert self._deflate is not None
                         try:
@@ -739,7 +741,7 @@ class WebSocketResponse(StreamResponse):
                             continue
                         payload = inflated
                     try:
-                        return _new_message(WSMessage, (_TEXT, payload.decode("utf-8"), ""))
+                        return _new_message(WSMessage, (_TEXT, payload.decode(), ""))
                     except UnicodeDecodeError:
                         # RFC 6455 §8.1: invalid UTF-8 fails the connection with 1007.
                         await self._fail(

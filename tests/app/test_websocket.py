@@ -1003,3 +1003,23 @@ async def test_sends_without_a_coroutine_wait_their_turn_behind_congestion() -> 
     await ws._abort()
     with pytest.raises(ConnectionResetError):
         await ws.send_str("late")
+
+
+@pytest.mark.anyio
+async def test_every_small_text_frame_size_is_unmasked_with_any_key() -> None:
+    # Whole small text frames are unmasked inline with one multiplication of
+    # the key: every size under 126 bytes, keys with high and zero bytes.
+    rng = random.Random(7692)
+    server = EchoServer()
+    async with TestClient(server.app) as client, client.ws_connect("/ws", compress=False) as ws:
+        for size in range(126):
+            text = "".join(rng.choice("aé€z ") for _ in range(size)).encode()[:size]
+            text = text.decode("utf-8", "ignore").encode()
+            for key in (rng.randbytes(4), b"\xff\xff\xff\xff", b"\x00\x00\x00\x00"):
+                masked = bytes(b ^ key[i % 4] for i, b in enumerate(text))
+                await ws.send_frame(bytes([0x81, 0x80 | len(text)]) + key + masked)
+                assert await ws.receive_str() == text.decode()
+        # A bad UTF-8 byte still fails the connection with 1007 (RFC 6455 §8.1).
+        messages, code = await close_code_after(ws, frame(TEXT, b"ok\xff"))
+        assert messages == []
+        assert code == WSCloseCode.INVALID_TEXT
