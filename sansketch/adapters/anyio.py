@@ -37,7 +37,16 @@ _READ_SIZE = 65536
 class AnyioByteStream:
     """A ``ByteStream`` over an anyio ``SocketStream``."""
 
-    __slots__ = ("_checkpoint", "_socket", "_stream", "_transport", "receive_ready")
+    __slots__ = (
+        "_checkpoint",
+        "_closed_error",
+        "_not_ready",
+        "_socket",
+        "_stream",
+        "_transport",
+        "_wait_readable",
+        "receive_ready",
+    )
 
     def __init__(self, stream: SocketStream) -> None:
         self._stream = stream
@@ -46,19 +55,21 @@ class AnyioByteStream:
         # transport on asyncio, where the socket belongs to the transport.
         self._socket: socket.socket | None = None
         self._transport: asyncio.WriteTransport | None = None
-        if sniffio.current_async_library() == "trio":
-            sock = stream.extra(SocketAttribute.raw_socket, None)
-            if sock is not None and not sock.getblocking():
-                self._socket = sock
         # ``ReceiveReady.receive_ready`` for the serve loop, on trio only:
         # anyio's asyncio stream reads from its protocol's queue instead.
         self.receive_ready: Callable[[], Awaitable[bytes | None]] | None = None
-        self._checkpoint: Callable[[], Awaitable[None]] = anyio.lowlevel.checkpoint
-        if self._socket is not None:
-            import trio  # the running library, so installed
+        # The last receive_ready found no bytes: receive waits before reading.
+        self._not_ready = False
+        if sniffio.current_async_library() == "trio":
+            sock = stream.extra(SocketAttribute.raw_socket, None)
+            if sock is not None and not sock.getblocking():
+                import trio  # the running library, so installed
 
-            self._checkpoint = trio.lowlevel.checkpoint
-            self.receive_ready = self._receive_ready
+                self._socket = sock
+                self._checkpoint = trio.lowlevel.checkpoint
+                self._wait_readable = trio.lowlevel.wait_readable
+                self._closed_error: type[Exception] = trio.ClosedResourceError
+                self.receive_ready = self._receive_ready
         else:
             # anyio's asyncio SocketStream keeps its transport private;
             # without one of the expected type, every write takes ``send``.
@@ -68,16 +79,35 @@ class AnyioByteStream:
 
     async def receive(self) -> bytes | None:
         """Up to 64 KiB from the peer; ``b""`` at end of stream."""
-        try:
-            return await self._stream.receive(_READ_SIZE)
-        except anyio.EndOfStream:
-            return b""
+        sock = self._socket
+        if sock is None:
+            try:
+                return await self._stream.receive(_READ_SIZE)
+            except anyio.EndOfStream:
+                return b""
+        # trio: what trio's own ``recv`` does (read, else wait until
+        # readable), without its wrappers and anyio's; a read that
+        # receive_ready just found empty is not tried again before waiting.
+        if self._not_ready:
+            self._not_ready = False
+        else:
+            await self._checkpoint()
+            try:
+                return sock.recv(_READ_SIZE)
+            except BlockingIOError:
+                pass
+        while True:
+            try:
+                await self._wait_readable(sock)
+            except self._closed_error as exc:  # closed by another task meanwhile
+                raise anyio.ClosedResourceError from exc
+            try:
+                return sock.recv(_READ_SIZE)
+            except BlockingIOError:
+                continue
 
     async def _receive_ready(self) -> bytes | None:
         """A checkpoint, then the bytes already received (``None``: none yet).
-
-        trio's own ``recv`` tries the same non-blocking read before it
-        waits; this skips anyio's and trio's wrappers around it.
 
         Raises:
             OSError: the connection is broken.
@@ -87,6 +117,7 @@ class AnyioByteStream:
         try:
             return self._socket.recv(_READ_SIZE)
         except BlockingIOError:
+            self._not_ready = True
             return None
 
     def send_nowait(self, data: bytes) -> int:
