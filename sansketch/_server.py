@@ -536,6 +536,9 @@ class _ConnectionLoop:
         self.scope: anyio.CancelScope | None = None
         # The scope of a read in progress, which shutdown cancels to wake it.
         self._read_scope: anyio.CancelScope | None = None
+        # ``scope`` was cancelled (shutdown, or a deadline during a read):
+        # tracked here because trio's ``cancel_called`` reads the clock.
+        self.scope_cancelled = False
         # Whole responses not written yet: those of pipelined requests go
         # out together (see ``queue``).
         self._out: list[bytes] = []
@@ -557,6 +560,8 @@ class _ConnectionLoop:
         """Drain: the core decides; a blocked read wakes to look again."""
         self.conn.start_shutdown(self.config.clock())
         if self._read_scope is not None:
+            if self._read_scope is self.scope:
+                self.scope_cancelled = True
             self._read_scope.cancel()
 
     def queue(self, data: bytes) -> None:
@@ -621,7 +626,7 @@ class _ConnectionLoop:
                 interrupting it raises ``Cancelled`` out to the loop, which
                 restarts in a new scope; a read that completed while the
                 scope was cancelled returns normally and the loop must leave
-                the scope before it awaits anything (``scope.cancel_called``).
+                the scope before it awaits anything (``scope_cancelled``).
 
         Returns False when the connection is over (EOF handled, deadline
         fired and answered, shutdown of an idle connection, or an error event
@@ -678,6 +683,8 @@ class _ConnectionLoop:
                         if timed:
                             # The handler that follows runs in this scope.
                             scope.deadline = math.inf
+                    if scope.cancel_called:
+                        self.scope_cancelled = True
                 else:
                     # A fresh scope per body read: shutdown cancels it to
                     # wake us, and the deadline bounds it (math.inf: no timer).
@@ -771,6 +778,7 @@ async def serve_connection(
         running = True
         while running:
             scope = loop.scope = anyio.CancelScope()
+            loop.scope_cancelled = False
             with scope:
                 while True:
                     if not loop.pending:
@@ -783,7 +791,7 @@ async def serve_connection(
                         if not more and not loop.pending:
                             running = False
                             break
-                        if scope.cancel_called:
+                        if loop.scope_cancelled:
                             # A deadline or shutdown hit as the read completed:
                             # the scope would cancel the handler; take a new one.
                             break
