@@ -141,6 +141,16 @@ _END_TYPES = frozenset((WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED))
 _INTERNAL, _CALL, _ITER = 0, 1, 2
 
 
+class _Default(enum.Enum):
+    """``_receive``'s timeout when ``async for`` calls it: ``receive_timeout``."""
+
+    RECEIVE_TIMEOUT = enum.auto()
+
+
+# A global: a member looked up through an Enum class costs ~0.1 µs on 3.11.
+_RECEIVE_TIMEOUT = _Default.RECEIVE_TIMEOUT
+
+
 class WebSocketError(Exception):
     """The peer broke the WebSocket protocol; ``code`` is the close code sent."""
 
@@ -570,7 +580,7 @@ class WebSocketResponse(StreamResponse):
                 self._reading = True
                 try:
                     while not self._close_received.is_set() and not self._closed:
-                        await self._receive(None)
+                        await self._receive(None, _INTERNAL)
                 finally:
                     self._reading = False
         if self._close_code is None:
@@ -636,14 +646,19 @@ class WebSocketResponse(StreamResponse):
         # The coroutine of _receive itself: one coroutine less per message.
         return self._receive(timeout if timeout is not None else self._receive_timeout, _CALL)
 
-    async def _receive(self, timeout: float | None, mode: int = _INTERNAL) -> WSMessage:
+    async def _receive(
+        self, timeout: float | _Default | None = _Default.RECEIVE_TIMEOUT, mode: int = _ITER
+    ) -> WSMessage:
         """Read until there is a message to return.
 
-        The body of ``receive()`` (``_CALL``) and of ``async for`` (``_ITER``:
-        a close ends the iteration), whose coroutine it is (one coroutine
-        less per message), and of ``close()`` (``_INTERNAL``: no reader
-        checks; the caller holds ``_reading``).
+        The body of ``receive()`` (``_CALL``), of ``close()`` (``_INTERNAL``:
+        no reader checks; the caller holds ``_reading``) and, called without
+        arguments, ``__anext__`` itself (``_ITER``: a close ends the
+        iteration; the default timeout is ``receive_timeout``): no coroutine
+        or call in between.
         """
+        if timeout is _RECEIVE_TIMEOUT:
+            timeout = self._receive_timeout
         if mode:
             if self._conn is None:
                 raise RuntimeError("call prepare() first")
@@ -974,8 +989,7 @@ class WebSocketResponse(StreamResponse):
     def __aiter__(self) -> WebSocketResponse:
         return self
 
-    def __anext__(self) -> Coroutine[Any, Any, WSMessage]:
-        return self._receive(self._receive_timeout, _ITER)
+    __anext__ = _receive
 
     async def receive_str(self, *, timeout: float | None = None) -> str:
         """The next message, which must be text.

@@ -1023,3 +1023,26 @@ async def test_every_small_text_frame_size_is_unmasked_with_any_key() -> None:
         messages, code = await close_code_after(ws, frame(TEXT, b"ok\xff"))
         assert messages == []
         assert code == WSCloseCode.INVALID_TEXT
+
+
+@pytest.mark.anyio
+async def test_async_for_applies_the_receive_timeout() -> None:
+    outcome: list[str] = []
+
+    async def handler(request: Request) -> WebSocketResponse:
+        ws = WebSocketResponse(receive_timeout=0.02)
+        await ws.prepare(request)
+        try:
+            async for msg in ws:
+                outcome.append(msg.data)
+        except TimeoutError:
+            outcome.append("timeout")
+        return ws
+
+    app = Application()
+    app.router.add_get("/ws", handler)
+    async with TestClient(app) as client, client.ws_connect("/ws") as ws:
+        await ws.send_str("first")
+        msg = await ws.receive()
+        assert msg.type is WSMsgType.CLOSE
+    assert outcome == ["first", "timeout"]
