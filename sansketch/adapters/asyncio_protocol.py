@@ -34,6 +34,7 @@ for the rest up to a timeout, then aborts what is left and reports how many.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import socket
 import sys
@@ -96,6 +97,37 @@ _FLUSH_SIZE = 64 * 1024
 # An eager task (3.12+) runs its first step at once: a handler that never
 # suspends (most of them) finishes without a trip through the event loop.
 _EAGER_TASKS = sys.version_info >= (3, 12)
+
+
+@types.coroutine
+def _in_context(
+    context: contextvars.Context, coro: Coroutine[Any, Any, None]
+) -> Generator[Any, Any, None]:
+    """``await coro`` with every step run in ``context``.
+
+    A pipelined request answered in the task of the request before it gets
+    a context of its own this way, as if it had its own task: a context
+    variable one handler sets never reaches the next request.
+    """
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            if error is None:
+                step = context.run(coro.send, value)
+            else:
+                step = context.run(coro.throw, error)
+        except StopIteration:
+            return
+        try:
+            value = yield step
+            error = None
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:  # a cancellation, thrown into coro
+            value = None
+            error = exc
 
 
 class _State:
@@ -481,6 +513,9 @@ class HttpProtocol(asyncio.Protocol):
         state = self._state
         app = state.app
         config = state.config
+        # The context every request on this task starts from (see _in_context).
+        base = contextvars.copy_context()
+        first = True
         while channel is not None:
             if not self._buffering and (self._out or self._conn.pipelined):
                 # Requests follow this one: from here on the responses are
@@ -491,9 +526,14 @@ class HttpProtocol(asyncio.Protocol):
             head = channel.head
             try:
                 if config.request_timeout is None:
-                    await handle_request(app, head, channel, channel.seq)
+                    answer = handle_request(app, head, channel, channel.seq)
                 else:
-                    await _run_handler(app, head, channel, channel.seq, config)
+                    answer = _run_handler(app, head, channel, channel.seq, config)
+                if first:
+                    first = False
+                    await answer
+                else:
+                    await _in_context(base.copy(), answer)
             except (ClientDisconnected, _AbortConnection):
                 self._abort()
                 return

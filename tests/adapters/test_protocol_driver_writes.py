@@ -273,3 +273,24 @@ def test_keep_alive_requests_do_not_share_context_variables(run: Callable[..., N
         assert _REQUEST_VAR.get() == "unset"
 
     run(main())
+
+
+def test_pipelined_requests_do_not_share_context_variables(run: Callable[..., None]) -> None:
+    # Requests of one pipelined burst are answered in one task, yet each
+    # starts from the connection's context, as if it had its own task.
+    async def main() -> None:
+        app = Application()
+
+        async def remember(request: Request) -> Response:
+            before = _REQUEST_VAR.get()
+            _REQUEST_VAR.set(request.match_info["i"])
+            return Response(text=before)
+
+        app.router.add_get("/set/{i}", remember)
+        proto, transport = connect(app)
+        proto.data_received(b"".join(get(f"/set/{i}") for i in range(4)))
+        await until(lambda: len(bodies(transport.data)) == 4)
+        assert bodies(transport.data) == [b"unset"] * 4
+        assert _REQUEST_VAR.get() == "unset"
+
+    run(main())
