@@ -43,9 +43,6 @@ from collections import deque
 from collections.abc import Coroutine, Generator, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
-import anyio
-from anyio.abc import TaskStatus
-
 from .._channel import ClientDisconnected, RawHeaders, UpgradedStream
 from .._date import date_header_value
 from .._server import (
@@ -71,6 +68,7 @@ from ..protocol import (
     ServerConnection,
     Upgrade,
 )
+from ._asyncio_server import AsyncioServerBase
 
 if TYPE_CHECKING:
     from ..app import Application
@@ -1004,24 +1002,8 @@ class _UpgradedProtocolStream:
         self._proto._close()
 
 
-class AsyncioProtocolServer:
-    """Serves an application on listening sockets with ``HttpProtocol``.
-
-    Args:
-        app: the application.
-        config: limits, access log, request timeout.
-        max_connections: connections served at once; one accepted beyond
-            it is answered ``503`` and closed (``None``: no cap).
-    """
-
-    def __init__(
-        self, app: Application, config: ServerConfig, *, max_connections: int | None = None
-    ) -> None:
-        self.app = app
-        self.config = config
-        self.connections = ConnectionSet(max_connections)
-        self._servers: list[asyncio.AbstractServer] = []
-        self._stopped: asyncio.Event | None = None
+class AsyncioProtocolServer(AsyncioServerBase):
+    """Serves an application on listening sockets with ``HttpProtocol``."""
 
     async def start(self, sockets: Iterable[socket.socket]) -> None:
         """Start accepting on ``sockets`` (already bound and listening)."""
@@ -1040,43 +1022,13 @@ class AsyncioProtocolServer:
                 server = await loop.create_server(factory, sock=sock)
             self._servers.append(server)
 
-    async def run(
-        self,
-        sockets: Iterable[socket.socket],
-        *,
-        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """Serve ``sockets`` until ``shutdown`` ends; ``started()`` once accepting."""
-        await self.start(sockets)
-        task_status.started()
-        await self.wait_stopped()
-
-    async def wait_stopped(self) -> None:
-        """Wait until ``shutdown`` has finished."""
-        assert self._stopped is not None
-        await self._stopped.wait()
-
-    async def shutdown(self, timeout: float) -> int:
-        """Stop accepting, drain connections, and return how many were forced."""
-        for server in self._servers:
-            server.close()
-        empty = asyncio.Event()
-        self.connections.on_empty = empty.set
-        self.connections.start_shutdown()
+    async def _force_close_remaining(self) -> int:
         forced = 0
-        if len(self.connections):
-            try:
-                await asyncio.wait_for(empty.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
-            for proto in self.connections:
-                assert isinstance(proto, HttpProtocol)
-                forced += 1
-                proto.force_close()
-            # Let connection_lost and the cancelled handlers run.
-            for _ in range(3):
-                await asyncio.sleep(0)
-        forced += self.connections.forced
-        if self._stopped is not None:
-            self._stopped.set()
+        for proto in self.connections:
+            assert isinstance(proto, HttpProtocol)
+            forced += 1
+            proto.force_close()
+        # Let connection_lost and the cancelled handlers run.
+        for _ in range(3):
+            await asyncio.sleep(0)
         return forced

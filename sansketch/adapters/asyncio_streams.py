@@ -12,10 +12,8 @@ import socket
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-import anyio
-from anyio.abc import TaskStatus
-
-from .._server import ConnectionSet, ServerConfig, serve_connection, with_loop_clock
+from .._server import ServerConfig, serve_connection, with_loop_clock
+from ._asyncio_server import AsyncioServerBase
 
 if TYPE_CHECKING:
     from ..app import Application
@@ -69,27 +67,16 @@ class StreamsByteStream:
             pass
 
 
-class AsyncioStreamsServer:
-    """Serves an application on listening sockets with asyncio streams.
-
-    Args:
-        app: the application.
-        config: limits, access log, request timeout.
-        max_connections: connections served at once; one accepted beyond
-            it is answered ``503`` and closed (``None``: no cap).
-    """
+class AsyncioStreamsServer(AsyncioServerBase):
+    """Serves an application on listening sockets with asyncio streams."""
 
     def __init__(
         self, app: Application, config: ServerConfig, *, max_connections: int | None = None
     ) -> None:
-        self.app = app
-        self.config = config
+        super().__init__(app, config, max_connections=max_connections)
         # ``config`` with the loop's own clock, set when serving starts.
         self._serve_config = config
-        self.connections = ConnectionSet(max_connections)
-        self._servers: list[asyncio.AbstractServer] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        self._stopped: asyncio.Event | None = None
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -132,41 +119,11 @@ class AsyncioStreamsServer:
                 server = await asyncio.start_server(self._client, sock=sock)
             self._servers.append(server)
 
-    async def run(
-        self,
-        sockets: Iterable[socket.socket],
-        *,
-        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """Serve ``sockets`` until ``shutdown`` ends; ``started()`` once accepting."""
-        await self.start(sockets)
-        task_status.started()
-        await self.wait_stopped()
-
-    async def wait_stopped(self) -> None:
-        """Wait until ``shutdown`` has finished."""
-        assert self._stopped is not None
-        await self._stopped.wait()
-
-    async def shutdown(self, timeout: float) -> int:
-        """Stop accepting, drain connections, and return how many were forced."""
-        for server in self._servers:
-            server.close()
-        empty = asyncio.Event()
-        self.connections.on_empty = empty.set
-        self.connections.start_shutdown()
-        forced = 0
-        if len(self.connections):
-            try:
-                await asyncio.wait_for(empty.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
-            forced = len(self.connections)
-            tasks = list(self._tasks)
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                await asyncio.wait(tasks, timeout=5.0)
-        if self._stopped is not None:
-            self._stopped.set()
-        return forced + self.connections.forced
+    async def _force_close_remaining(self) -> int:
+        forced = len(self.connections)
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
+        return forced
