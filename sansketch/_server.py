@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Protocol
 import anyio
 
 from ._channel import Channel, ClientDisconnected, RawHeaders, UpgradedStream
-from ._date import date_header_value
+from ._date import date_header_value, default_headers, with_default_headers
 from .protocol import (
     Action,
     BodyData,
@@ -71,7 +71,6 @@ if TYPE_CHECKING:
 access_logger = logging.getLogger("sansketch.access")
 server_logger = logging.getLogger("sansketch.server")
 
-_SERVER_HEADER = (b"server", b"sansketch")
 _READ_SIZE = 65536
 # The request_timeout scope of the handler running in this task: a handler
 # that takes the connection over (a WebSocket) is long-lived by design.
@@ -405,7 +404,7 @@ class StreamChannel:
     # -- response -----------------------------------------------------------
     async def send_head(self, status: int, headers: RawHeaders, reason: bytes | None) -> None:
         """Start the response; the head goes out with the first body bytes."""
-        self._head_bytes = self._conn.send_head(status, self._loop.with_defaults(headers), reason)
+        self._head_bytes = self._conn.send_head(status, with_default_headers(headers), reason)
         self.response_started = True
         self.status = status
 
@@ -432,7 +431,7 @@ class StreamChannel:
         self, status: int, headers: RawHeaders, body: bytes, reason: bytes | None
     ) -> None:
         """A whole response in one write."""
-        out = self._conn.send_response(status, self._loop.with_defaults(headers), body, reason)
+        out = self._conn.send_response(status, with_default_headers(headers), body, reason)
         self.response_started = True
         self.response_ended = True
         self.status = status
@@ -548,13 +547,6 @@ class _ConnectionLoop:
         self._receive_ready: Callable[[], Awaitable[bytes | None]] | None = getattr(
             stream, "receive_ready", None
         )
-
-    def with_defaults(self, headers: RawHeaders) -> list[tuple[bytes, bytes]]:
-        """Response headers plus ``Date`` and ``Server`` (RFC 9110 §6.6.1)."""
-        out = list(headers)
-        out.append((b"date", date_header_value()))
-        out.append(_SERVER_HEADER)
-        return out
 
     def begin_shutdown(self) -> None:
         """Drain: the core decides; a blocked read wakes to look again."""
@@ -700,7 +692,7 @@ class _ConnectionLoop:
                     if scope.cancel_called and data is None and not _deadline_due(conn, clock()):
                         continue  # woken by shutdown: look at the state again
             if data is None:
-                action, out = conn.on_deadline(clock(), _error_headers())
+                action, out = conn.on_deadline(clock(), default_headers())
                 if action is DeadlineAction.NOTHING:
                     continue
                 if self.connections is not None and self.connections.shutting_down:
@@ -823,7 +815,7 @@ async def serve_connection(
                     elif isinstance(event, RequestRejected):
                         server_logger.info("rejected request from %s: %s", remote, event.reason)
                         try:
-                            await loop.send(conn.send_error(event, _error_headers()))
+                            await loop.send(conn.send_error(event, default_headers()))
                         except ClientDisconnected:
                             pass
                         running = False
@@ -881,11 +873,6 @@ def _discard_current_request(loop: _ConnectionLoop) -> None:
         event = pending.popleft()
         if isinstance(event, RequestEnd):
             break
-
-
-def _error_headers() -> list[tuple[bytes, bytes]]:
-    """Fields every error response the core writes gets: Date, Server."""
-    return [(b"date", date_header_value()), _SERVER_HEADER]
 
 
 def _log_access(remote: tuple[str, int] | str | None, head: RequestHead, status: int) -> None:

@@ -44,7 +44,7 @@ from collections.abc import Coroutine, Generator, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from .._channel import ClientDisconnected, RawHeaders, UpgradedStream
-from .._date import date_header_value
+from .._date import default_headers, with_default_headers
 from .._server import (
     ConnectionSet,
     ServerConfig,
@@ -76,13 +76,6 @@ if TYPE_CHECKING:
 __all__ = ["AsyncioProtocolServer", "HttpProtocol"]
 
 _READ = Action.READ
-# with_defaults' last result, reused while the Date value and the app's
-# (immutable) header tuple stay the same objects.
-_last_date = b""
-_last_headers: RawHeaders = ()
-_last_with_defaults: list[tuple[bytes, bytes]] = []
-
-_SERVER_HEADER = (b"server", b"sansketch")
 _READ_SIZE = 65536
 # Unread request body the driver buffers before it stops reading the socket.
 _HIGH_WATER = 256 * 1024
@@ -437,22 +430,6 @@ class HttpProtocol(asyncio.Protocol):
                 waiter.exception()
         self._drain_waiter = None
 
-    def with_defaults(self, headers: RawHeaders) -> list[tuple[bytes, bytes]]:
-        """Response headers plus ``Date`` and ``Server`` (RFC 9110 §6.6.1).
-
-        The result must not be changed: for the same (immutable) tuple of
-        headers within the same second it is the very list returned last
-        time, which also lets the core's head cache match at once.
-        """
-        global _last_date, _last_headers, _last_with_defaults
-        date = date_header_value()
-        if headers is _last_headers and date is _last_date:
-            return _last_with_defaults
-        combined = [*headers, (b"date", date), _SERVER_HEADER]
-        if type(headers) is tuple:
-            _last_date, _last_headers, _last_with_defaults = date, headers, combined
-        return combined
-
     # -- events -------------------------------------------------------------------
     def _dispatch(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -600,9 +577,7 @@ class HttpProtocol(asyncio.Protocol):
     def _reject(self, event: RequestRejected) -> None:
         server_logger.info("rejected request from %s: %s", self.remote, event.reason)
         try:
-            self.write(
-                self._conn.send_error(event, [(b"date", date_header_value()), _SERVER_HEADER])
-            )
+            self.write(self._conn.send_error(event, default_headers()))
         except (ClientDisconnected, LocalProtocolError):
             pass
         self._close()
@@ -674,7 +649,7 @@ class HttpProtocol(asyncio.Protocol):
         if deadline > now:
             self._update_timer()
             return
-        action, out = self._conn.on_deadline(now, [(b"date", date_header_value()), _SERVER_HEADER])
+        action, out = self._conn.on_deadline(now, default_headers())
         if action is DeadlineAction.NOTHING:
             self._update_timer()
             return
@@ -842,7 +817,7 @@ class _ProtocolChannel:
     # -- Channel: response ------------------------------------------------------------
     async def send_head(self, status: int, headers: RawHeaders, reason: bytes | None) -> None:
         """Start the response; the head goes out with the first body bytes."""
-        self._head_bytes = self._conn.send_head(status, self._proto.with_defaults(headers), reason)
+        self._head_bytes = self._conn.send_head(status, with_default_headers(headers), reason)
         self.response_started = True
         self.status = status
 
@@ -872,7 +847,7 @@ class _ProtocolChannel:
     ) -> None:
         """A whole response in one ``transport.write``."""
         proto = self._proto
-        out = self._conn.send_response(status, proto.with_defaults(headers), body, reason)
+        out = self._conn.send_response(status, with_default_headers(headers), body, reason)
         self.response_started = True
         self.response_ended = True
         self.status = status
