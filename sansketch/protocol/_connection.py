@@ -347,35 +347,12 @@ class ServerConnection:
             self._idle_since = now
         if self._holding or not held or state is not _IDLE:
             return []
-        out = []
-        while held:
-            event = held.popleft()
-            kind = type(event)
-            if self._discarding:
-                if kind is BodyData or kind is RequestEnd:
-                    if kind is RequestEnd:
-                        self._discarding = False
-                    continue
-                self._discarding = False
-            if kind is RequestHead:
-                self._start_request(event)  # type: ignore[arg-type]
-            elif kind is BodyData:
-                self._received += len(event.data)  # type: ignore[union-attr]
-            elif kind is RequestEnd:
-                self._req_complete = True
-                self._holding = True
-                self._fast = self._simple and not self._shutting_down
-                out.append(event)
-                break
-            elif kind is RequestRejected:
-                self._transition(_PEER_ERROR)
-                self._holding = True
-                out.append(event)
-                break
-            out.append(event)
-        if not held:
-            self._held_bytes = 0
-        return out
+        # Release the held events as if they had just arrived; what follows
+        # the next request's end is held again, with the same byte count.
+        events = list(held)
+        held.clear()
+        size, self._held_bytes = self._held_bytes, 0
+        return self._release(events, size)
 
     def accept_body(self) -> bytes:
         """The app wants the request body.
