@@ -1,9 +1,9 @@
 """CPU cost of the app layer for one request, in process, with no sockets.
 
 Each iteration does what the server does for one request once the core has
-parsed its head: build a ``Request``, ``await app._handle(request)``, then
-``prepare`` and ``write_eof`` the response against a channel whose methods
-do nothing. Coroutines are driven with ``send(None)`` (nothing here ever
+parsed its head: ``handle_request`` (build a ``Request``, route it, await
+the handler, finish the response) against a channel whose methods do
+nothing. Coroutines are driven with ``send(None)`` (nothing here ever
 suspends), so no event loop's cost is counted.
 
 Cases: ``examples/hello.py`` ``GET /`` (text), ``GET /json`` and
@@ -30,6 +30,7 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
+from sansketch._server import handle_request  # noqa: E402
 from sansketch.app import Application  # noqa: E402
 from sansketch.protocol import RequestHead  # noqa: E402
 from sansketch.request import Request  # noqa: E402
@@ -71,9 +72,7 @@ class NullChannel:
     async def send_end(self, trailers: Any = None) -> None:
         self.responses += 1
 
-    async def send_response(
-        self, status: int, headers: Any, body: bytes, reason: bytes | None
-    ) -> None:
+    def send_response(self, status: int, headers: Any, body: bytes, reason: bytes | None) -> None:
         self.responses += 1
 
     async def sendfile(self, fd: Any, offset: int, count: int) -> None:
@@ -112,15 +111,9 @@ def make_case(app: Application, target: bytes) -> Callable[[int], float]:
     """A timed loop answering ``GET target`` ``n`` times; returns µs/request."""
     head = RequestHead(b"GET", target, b"1.1", HEADERS)
     channel = NullChannel()
-    client_max_size = app.client_max_size
 
     async def one() -> None:
-        # What the server's handle_request does for a plain response.
-        request = Request(head, channel, app=app, client_max_size=client_max_size, seq=1)
-        response = await app._handle(request)
-        if not response.prepared:
-            await response.prepare(request)
-        await response.write_eof()
+        await handle_request(app, head, channel, 1)
 
     async def loop(n: int) -> None:
         for _ in range(n):

@@ -2,8 +2,9 @@
 
 A driver (or the in-memory test client) gives each request a ``Channel``. The
 app layer reads the body and writes the response only through it, so it never
-learns which event loop or socket is underneath. Every method is awaited in
-the handler's task; a driver implements them with whatever its loop offers.
+learns which event loop or socket is underneath. Every method but
+``send_response`` and ``trailers`` is awaited in the handler's task; a driver
+implements them with whatever its loop offers.
 """
 
 from __future__ import annotations
@@ -62,10 +63,19 @@ class Channel(Protocol):
         """Finish the response (trailers only when chunked)."""
         ...
 
-    async def send_response(
+    def send_response(
         self, status: int, headers: RawHeaders, body: bytes, reason: bytes | None
     ) -> None:
-        """Send a whole response at once; adds ``Content-Length``."""
+        """Hand over a whole response at once; adds ``Content-Length``.
+
+        Not a coroutine: the response is already in memory, so there is
+        nothing to wait for. The driver writes it (or queues it with the
+        responses of pipelined requests) and applies write flow control
+        before it starts the next request.
+
+        Raises:
+            ClientDisconnected: the client went away.
+        """
         ...
 
     async def sendfile(self, fd: int | os.PathLike[str] | str, offset: int, count: int) -> None:

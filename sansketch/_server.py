@@ -49,6 +49,7 @@ import anyio
 
 from ._channel import Channel, ClientDisconnected, RawHeaders, UpgradedStream
 from ._date import date_header_value, default_headers, with_default_headers
+from .exceptions import HTTPException
 from .protocol import (
     Action,
     BodyData,
@@ -64,6 +65,7 @@ from .protocol import (
 )
 from .protocol import Limits as Limits
 from .request import Request
+from .response import StreamResponse
 
 if TYPE_CHECKING:
     from .app import Application
@@ -281,34 +283,48 @@ async def handle_request(
 ) -> None:
     """Answer one request with ``app`` through ``channel``.
 
-    Builds the ``Request``, awaits the application, and finishes the
-    response. A failure before the response head was sent becomes a 500
-    (the application already hides details unless debug is on); a failure
-    after it leaves no way to tell the client, so the connection is aborted.
+    Builds the ``Request``, routes it, awaits the handler chain (an HTTP
+    exception it raises is the response), and finishes the response: a
+    whole-body one without another coroutine (``_send_at_once``). A failure
+    before the response head was sent becomes a 500 (details only when
+    debug is on); a failure after it leaves no way to tell the client, so
+    the connection is aborted.
 
     Raises:
         ClientDisconnected: the client went away.
         _AbortConnection: the response was started and could not be finished.
     """
     request = Request(head, channel, app=app, client_max_size=app.client_max_size, seq=seq)
+    response: object
     try:
-        response = await app._handle(request)
+        handler = app._route(request)
+        try:
+            response = await handler(request)
+        except HTTPException as exc:
+            response = exc
+        except ClientDisconnected:
+            raise
+        except Exception as exc:
+            response = app._handler_error(request, exc)
+        if not isinstance(response, StreamResponse):
+            response = app._wrong_type(request, response)
         if channel.upgraded:
             # The connection speaks another protocol now; a response that
             # took it over (WebSocketResponse) ends that protocol itself.
             if getattr(response, "takes_over_connection", False):
                 await response.write_eof()
             return
-        if not response.prepared:
-            await response.prepare(request)
-        await response.write_eof()
+        if not response._send_at_once(request):
+            if not response.prepared:
+                await response.prepare(request)
+            await response.write_eof()
     except ClientDisconnected:
         raise
     except Exception as exc:
         server_logger.error("Error finishing response to %s", head.target, exc_info=exc)
         if channel.response_started:
             raise _AbortConnection from exc
-        await channel.send_response(
+        channel.send_response(
             500,
             [(b"content-type", b"text/plain; charset=utf-8")],
             b"500 Internal Server Error",
@@ -427,10 +443,10 @@ class StreamChannel:
         if out:
             self._loop.queue(out)
 
-    async def send_response(
+    def send_response(
         self, status: int, headers: RawHeaders, body: bytes, reason: bytes | None
     ) -> None:
-        """A whole response in one write."""
+        """A whole response, queued: it leaves with the loop's next flush."""
         out = self._conn.send_response(status, with_default_headers(headers), body, reason)
         self.response_started = True
         self.response_ended = True
@@ -858,7 +874,7 @@ async def _run_handler(
         config.counters.add("handler-timeout", 503)
         if channel.response_started:
             raise _AbortConnection
-        await channel.send_response(
+        channel.send_response(
             503,
             [(b"content-type", b"text/plain; charset=utf-8")],
             b"503 Service Unavailable",

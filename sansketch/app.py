@@ -44,7 +44,6 @@ from collections.abc import (
 )
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from ._channel import ClientDisconnected
 from .exceptions import (
     HTTPException,
     HTTPInternalServerError,
@@ -381,20 +380,16 @@ class Application(MutableMapping[AppKey[Any] | str, Any]):
             self._compose(child, middlewares)
 
     # -- request handling -----------------------------------------------------
-    async def _handle(self, request: Request) -> StreamResponse:
-        """Route ``request`` and run its handler through the middlewares.
+    def _route(self, request: Request) -> Callable[[Request], Awaitable[object]]:
+        """The handler chain that answers ``request``, middlewares included.
 
-        Returns the response to send (an HTTP exception is returned, not
-        raised). An unexpected exception is logged with its traceback and
-        becomes a 500 that shows details only when ``debug`` is on.
-
-        Raises:
-            ClientDisconnected: the client went away; nothing can be sent.
+        Sets the request's ``match_info`` (and its app, for a route of a
+        sub-application). No route: the chain that answers 404, 405 or
+        OPTIONS. The server awaits the chain (``handle_request``), turning
+        a raised HTTP exception into the response it is.
         """
         if not self._frozen:
             self.freeze()
-        handler: Callable[[Request], Awaitable[object]]
-        response: object
         head = request._head
         raw_path = head.target
         # Fast path: a plain path, found by its raw bytes and the method token.
@@ -405,45 +400,20 @@ class Application(MutableMapping[AppKey[Any] | str, Any]):
         route = by_method.get(head.method) if by_method is not None else None
         if route is not None:
             request._match_info = route._match_info
-            try:
-                if route._app is not self:
-                    request._app = route._app
-                response = await route._composed(request)
-            except HTTPException as exc:
-                return exc
-            except ClientDisconnected:
-                raise
-            except Exception as exc:
-                return self._handler_error(request, exc)
-            if not isinstance(response, StreamResponse):
-                return self._wrong_type(request, response)
-            return response
-        # The head's target, not request.raw_path: that property caches its
-        # value in a dict, which the common case does not need.
-        raw = raw_path.decode("utf-8", "replace")
-        if raw[:1] != "/":
-            raw = request.rel_url.raw_path
-        path = match_path(raw)
-        match_info = self._router.resolve(request.method, path)
-        request._match_info = match_info
-        route = match_info.route
-        try:
-            if route is not None:
-                if route._app is not self:
-                    request._app = route._app
-                handler = route._composed
-            else:
-                handler = self._miss_chain(request)
-            response = await handler(request)
-        except HTTPException as exc:
-            return exc
-        except ClientDisconnected:
-            raise
-        except Exception as exc:
-            return self._handler_error(request, exc)
-        if not isinstance(response, StreamResponse):
-            return self._wrong_type(request, response)
-        return response
+        else:
+            # The head's target, not request.raw_path: that property caches
+            # its value in a dict, which the common case does not need.
+            raw = raw_path.decode("utf-8", "replace")
+            if raw[:1] != "/":
+                raw = request.rel_url.raw_path
+            match_info = self._router.resolve(request.method, match_path(raw))
+            request._match_info = match_info
+            route = match_info.route
+            if route is None:
+                return self._miss_chain(request)
+        if route._app is not self:
+            request._app = route._app
+        return route._composed
 
     def _handler_error(self, request: Request, exc: Exception) -> StreamResponse:
         """The response for an unexpected exception from the handler chain."""

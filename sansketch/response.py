@@ -6,7 +6,9 @@ app may change status, headers and cookies freely. ``prepare`` runs the app's
 encodes the head and hands it to the request's channel; after that only body
 bytes and the end (with optional trailers) can follow. ``Response`` keeps its
 whole body in memory, so it defers sending to ``write_eof`` and sends status,
-headers and body with one ``channel.send_response`` call: the hot path.
+headers and body with one ``channel.send_response`` call: the hot path. The
+server finishes such a response without a coroutine (``_send_at_once``) when
+no ``on_response_prepare`` hook or trailer needs awaiting.
 
 Framing is the core's job: a ``Content-Length`` header declares a length,
 its absence means chunked on HTTP/1.1 (close-delimited on HTTP/1.0). HEAD,
@@ -288,6 +290,14 @@ class StreamResponse:
         if self._prepared:
             raise RuntimeError("the response was already prepared")
 
+    def _send_at_once(self, request: Request) -> bool:
+        """Prepare and finish without awaiting, where nothing needs to wait.
+
+        The server's fast path: ``False`` means the caller must go through
+        ``prepare`` and ``write_eof``. A streamed response always must.
+        """
+        return False
+
     def _encoded_headers(self, *, with_length: bool) -> Sequence[tuple[bytes, bytes]]:
         """Validate and encode the head; framing fields only if ``with_length``."""
         headers = self._hdrs
@@ -533,6 +543,17 @@ class Response(StreamResponse):
         """
         raise RuntimeError("a Response has a known length; use StreamResponse to chunk")
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        # A subclass that changes how a response is prepared or finished
+        # must be driven through those methods, not the server's shortcut.
+        cls._finishes_plainly = (
+            cls.prepare is Response.prepare and cls.write_eof is Response.write_eof
+        )
+
+    # Whether ``_send_at_once`` may stand in for ``prepare`` + ``write_eof``.
+    _finishes_plainly = True
+
     async def prepare(self, request: Request) -> None:
         """Run ``on_response_prepare``; the head goes out with the body in
         ``write_eof``. Headers are validated here, so a bad one raises before
@@ -551,7 +572,10 @@ class Response(StreamResponse):
             hooks = app.on_response_prepare
             if hooks:
                 await hooks.send(request, self)
-        # _encoded_headers' common case, inlined.
+        self._fix_head()
+
+    def _fix_head(self) -> None:
+        """Validate and encode the head; from here on it cannot change."""
         head = None
         if (
             self._hdrs is None
@@ -559,9 +583,37 @@ class Response(StreamResponse):
             and self._trailers is None
             and self._keep_alive is None
         ):
+            # _encoded_headers' common case, inlined.
             head = _CONTENT_TYPE_HEADS.get(self._ctype)
         self._head = head if head is not None else self._encoded_headers(with_length=False)
         self._prepared = True
+
+    def _send_at_once(self, request: Request) -> bool:
+        """``prepare`` + ``write_eof`` in one step when no hook or trailer waits.
+
+        A whole body needs no waiting: the channel takes the response as
+        it is (``send_response``) and the server applies flow control
+        before its next request.
+
+        Raises:
+            ValueError: a header or cookie is invalid (nothing is sent).
+        """
+        if self._prepared or self._trailers is not None or not self._finishes_plainly:
+            return False
+        app = request._app
+        if app is not None and app._on_response_prepare._items:
+            return False
+        channel = self._channel = request._channel
+        self._fix_head()
+        self._eof_sent = True
+        reason = self._reason
+        channel.send_response(
+            self._status,
+            self._head,
+            self._body,
+            None if reason is None else reason.encode("latin-1"),
+        )
+        return True
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
         """Not for whole-body responses.
@@ -599,13 +651,7 @@ class Response(StreamResponse):
                 await self._channel.send_body(self._body)
             await self._channel.send_end([encode_header(k, v) for k, v in self._trailers.items()])
             return
-        reason = self._reason
-        await self._channel.send_response(
-            self._status,
-            self._head,
-            self._body,
-            None if reason is None else reason.encode("latin-1"),
-        )
+        self._channel.send_response(self._status, self._head, self._body, self._reason_bytes())
 
 
 def _default_dumps() -> Callable[[object], str]:

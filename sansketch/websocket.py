@@ -358,7 +358,7 @@ class WebSocketResponse(StreamResponse):
         self._ws_protocol = handshake.protocol
         self._compressed = handshake.deflate is not None
         self._app = request._app
-        await channel.send_response(101, head, b"", None)
+        channel.send_response(101, head, b"", None)
         stream, leftover = await upgrade()
         self._attach(stream, leftover, _make_extensions(handshake.deflate, self._max_msg_size))
 

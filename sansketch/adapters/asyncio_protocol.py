@@ -842,10 +842,10 @@ class _ProtocolChannel:
         if out:
             self._proto.write(out)
 
-    async def send_response(
+    def send_response(
         self, status: int, headers: RawHeaders, body: bytes, reason: bytes | None
     ) -> None:
-        """A whole response in one ``transport.write``."""
+        """A whole response in one ``transport.write`` (or the burst's)."""
         proto = self._proto
         out = self._conn.send_response(status, with_default_headers(headers), body, reason)
         self.response_started = True

@@ -91,9 +91,7 @@ async def pid(request: Request) -> Response:
 async def echo_upgrade(request: Request) -> Response:
     """Switch to a toy protocol that echoes bytes upper-cased until EOF."""
     channel = request._channel
-    await channel.send_response(
-        101, [(b"upgrade", b"echo"), (b"connection", b"upgrade")], b"", None
-    )
+    channel.send_response(101, [(b"upgrade", b"echo"), (b"connection", b"upgrade")], b"", None)
     stream, leftover = await channel.upgrade()  # type: ignore[attr-defined]
     if leftover:
         await stream.send(leftover.upper())

@@ -197,3 +197,40 @@ async def test_response_prepare_signal_can_edit_headers() -> None:
         assert (await client.get("/")).headers["X-Prepared"] == "GET"
         # Error responses are prepared too.
         assert (await client.get("/nope")).headers["X-Prepared"] == "GET"
+
+
+async def test_response_subclass_overriding_prepare_or_write_eof_is_honoured() -> None:
+    # The server finishes a plain Response without awaiting prepare and
+    # write_eof; a subclass that changes either must still have it called.
+    calls: list[str] = []
+
+    class Stamped(Response):
+        async def prepare(self, request: Request) -> None:
+            calls.append("prepare")
+            self.headers["X-Stamp"] = "1"
+            await super().prepare(request)
+
+    class Counted(Response):
+        async def write_eof(self, data: bytes = b"", *, trailers: object = None) -> None:
+            calls.append("write_eof")
+            await super().write_eof()
+
+    async def stamped(request: Request) -> Response:
+        return Stamped(text="s")
+
+    async def counted(request: Request) -> Response:
+        return Counted(text="c")
+
+    async def plain(request: Request) -> Response:
+        return Response(text="p")
+
+    app = Application()
+    app.router.add_get("/stamped", stamped)
+    app.router.add_get("/counted", counted)
+    app.router.add_get("/plain", plain)
+    async with TestClient(app) as client:
+        reply = await client.get("/stamped")
+        assert reply.headers["X-Stamp"] == "1" and await reply.text() == "s"
+        assert await (await client.get("/counted")).text() == "c"
+        assert await (await client.get("/plain")).text() == "p"
+    assert calls == ["prepare", "write_eof"]

@@ -47,7 +47,7 @@ class FakeChannel:
     async def send_end(self, trailers: object = None) -> None:
         self.sent.append(("end", trailers))
 
-    async def send_response(
+    def send_response(
         self, status: int, headers: object, body: bytes, reason: bytes | None
     ) -> None:
         self.sent.append(("response", status, list(headers), body, reason))  # type: ignore[call-overload]
