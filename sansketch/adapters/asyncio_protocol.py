@@ -3,11 +3,15 @@
 Theory of operation
 -------------------
 Push style. ``data_received`` hands bytes to the core and dispatches the
-events at once; there is no reader task. A request runs in a task that
-calls ``handle_request`` with a ``_ProtocolChannel``; requests on a connection
-are answered strictly in order because the core holds pipelined requests back
-until the current response ends (``conn.next_events``). The same task then
-answers the next held request, if one is ready: no task per pipelined request.
+events at once; there is no reader task. A request is answered by
+``handle_request`` with a ``_ProtocolChannel``, started at once inside
+``data_received`` through the connection's ``TaskHost`` (``_task_host.py``):
+a handler that never waits answers before ``data_received`` returns, with no
+task made and no trip through the loop; one that waits goes on in the
+connection's long-lived host task. Requests on a connection are answered
+strictly in order because the core holds pipelined requests back until the
+current response ends (``conn.next_events``). The same run then answers the
+next held request, if one is ready: no task per pipelined request.
 
 Invariants:
 
@@ -37,7 +41,6 @@ import asyncio
 import contextvars
 import os
 import socket
-import sys
 import types
 from collections import deque
 from collections.abc import Coroutine, Generator, Iterable
@@ -69,6 +72,7 @@ from ..protocol import (
     Upgrade,
 )
 from ._asyncio_server import AsyncioServerBase
+from ._task_host import TaskHost
 
 if TYPE_CHECKING:
     from ..app import Application
@@ -85,9 +89,6 @@ _LOW_WATER = 64 * 1024
 _FLUSH_SIZE = 64 * 1024
 
 
-# An eager task (3.12+) runs its first step at once: a handler that never
-# suspends (most of them) finishes without a trip through the event loop.
-_EAGER_TASKS = sys.version_info >= (3, 12)
 
 
 @types.coroutine
@@ -148,6 +149,7 @@ class HttpProtocol(asyncio.Protocol):
         "_closed",
         "_conn",
         "_drain_waiter",
+        "_host",
         "_loop",
         "_next",
         "_out",
@@ -180,6 +182,7 @@ class HttpProtocol(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._channel: _ProtocolChannel | None = None
         self._task: asyncio.Task[None] | None = None
+        self._host: TaskHost | None = None
         self._pending: deque[Event] = deque()
         self._out: list[bytes] = []
         self._out_size = 0
@@ -277,6 +280,8 @@ class HttpProtocol(asyncio.Protocol):
             self._send_timer.cancel()
             self._send_timer = None
         self._state.connections.discard(self)
+        if self._host is not None:
+            self._host.close()
         if self._channel is not None:
             self._channel.peer_closed()
         if self._upgrade is not None:
@@ -469,13 +474,12 @@ class HttpProtocol(asyncio.Protocol):
             # this one next, with no new task and no trip through the loop.
             self._next = channel
             return
-        coro = self._run(channel)
-        if _EAGER_TASKS:
-            task = asyncio.eager_task_factory(self._loop, coro)  # type: ignore[attr-defined,unused-ignore]
-        else:
-            task = self._loop.create_task(coro)
-        # An eager task may already be done (and have started the next one).
-        if not task.done():
+        host = self._host
+        if host is None:
+            host = self._host = TaskHost(self._loop)
+        # Runs at once; a handler that never waits is answered right here.
+        task = host.start(self._run(channel))
+        if task is not None:
             self._task = task
 
     async def _run(self, channel: _ProtocolChannel | None) -> None:
