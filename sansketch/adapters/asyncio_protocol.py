@@ -89,8 +89,6 @@ _LOW_WATER = 64 * 1024
 _FLUSH_SIZE = 64 * 1024
 
 
-
-
 @types.coroutine
 def _in_context(
     context: contextvars.Context, coro: Coroutine[Any, Any, None]
