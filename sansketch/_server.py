@@ -141,6 +141,29 @@ class ReceiveReady(Protocol):
         ...
 
 
+class TimerHandle(Protocol):
+    """What ``CallLater.call_later`` returns: a timer that can be called off."""
+
+    def cancel(self) -> None:
+        """Call the timer off (harmless once it ran)."""
+        ...
+
+
+class CallLater(Protocol):
+    """Optional extra of a ``ByteStream``: the event loop's callback timer.
+
+    With it, the deadline of a read between requests is a timer the loop
+    arms only when the core's deadline moves earlier, and that wakes the
+    read (by cancelling the connection's scope) only if the deadline has
+    really passed: moving a cancel scope's deadline before and after every
+    read costs more than the read itself (asyncio's ``loop.call_later``).
+    """
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
+        """Run ``callback`` (in the loop, outside any task) after ``delay`` seconds."""
+        ...
+
+
 @dataclass(slots=True)
 class ServerConfig:
     """Settings shared by every connection a server accepts.
@@ -563,6 +586,13 @@ class _ConnectionLoop:
         self._receive_ready: Callable[[], Awaitable[bytes | None]] | None = getattr(
             stream, "receive_ready", None
         )
+        # ``CallLater.call_later`` if the stream has it, and the timer armed
+        # with it for the deadline (in ``config.clock`` time) of idle reads.
+        self._call_later: Callable[[float, Callable[[], None]], TimerHandle] | None = getattr(
+            stream, "call_later", None
+        )
+        self._alarm: TimerHandle | None = None
+        self._alarm_at = math.inf
 
     def begin_shutdown(self) -> None:
         """Drain: the core decides; a blocked read wakes to look again."""
@@ -571,6 +601,41 @@ class _ConnectionLoop:
             if self._read_scope is self.scope:
                 self.scope_cancelled = True
             self._read_scope.cancel()
+
+    def _arm_alarm(self, deadline: float, wait: float) -> None:
+        """Have ``_on_alarm`` run by ``deadline``; an earlier alarm stands."""
+        if deadline < self._alarm_at:
+            assert self._call_later is not None
+            if self._alarm is not None:
+                self._alarm.cancel()
+            self._alarm_at = deadline
+            self._alarm = self._call_later(wait, self._on_alarm)
+
+    def _on_alarm(self) -> None:
+        """The deadline armed for idle reads came: wake the read if it is due."""
+        self._alarm = None
+        self._alarm_at = math.inf
+        if self.closed:
+            return
+        deadline = self.conn.next_deadline()
+        if deadline is None:
+            return  # a request is in flight; the next idle read re-arms
+        wait = self.config.timeout_for(deadline, self.config.clock())
+        if wait > 0:
+            self._arm_alarm(deadline, wait)  # it moved later since it was armed
+            return
+        scope = self._read_scope
+        if scope is not None and scope is self.scope:
+            # The read wakes cancelled; the loop answers the deadline in a
+            # fresh scope (read_more finds it passed).
+            self.scope_cancelled = True
+            scope.cancel()
+
+    def cancel_alarm(self) -> None:
+        """Call off the idle-read timer (the connection is over)."""
+        if self._alarm is not None:
+            self._alarm.cancel()
+            self._alarm = None
 
     def queue(self, data: bytes) -> None:
         """Hold the end of a response until the next write, flush or read.
@@ -673,6 +738,22 @@ class _ConnectionLoop:
                         wait = self.config.timeout_for(deadline, clock())
                 if data is not None or wait <= 0:
                     pass
+                elif idle and self._call_later is not None:
+                    # The connection's scope, untouched: a loop timer stands
+                    # for the deadline (see CallLater).
+                    if deadline is not None:
+                        self._arm_alarm(deadline, wait)
+                    scope = self.scope
+                    assert scope is not None
+                    self._read_scope = scope
+                    try:
+                        data = await self.stream.receive()
+                    except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                        data = b""
+                    finally:
+                        self._read_scope = None
+                    if scope.cancel_called:
+                        self.scope_cancelled = True
                 elif idle:
                     # The connection's scope, its deadline moved: a fraction
                     # of the cost of a new scope; untouched without a deadline.
@@ -850,6 +931,8 @@ async def serve_connection(
     finally:
         if connections is not None:
             connections.discard(loop)
+        loop.closed = True
+        loop.cancel_alarm()
         with anyio.CancelScope(shield=True):
             try:
                 await stream.aclose()

@@ -26,12 +26,14 @@ _READ_SIZE = 65536
 class StreamsByteStream:
     """A ``ByteStream`` over an asyncio reader/writer pair."""
 
-    __slots__ = ("_high_water", "_reader", "_transport", "_writer")
+    __slots__ = ("_high_water", "_reader", "_transport", "_writer", "call_later")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
         self._transport = writer.transport
+        # The loop's timer bounds reads between requests (CallLater).
+        self.call_later = asyncio.get_running_loop().call_later
         try:
             self._high_water = self._transport.get_write_buffer_limits()[1]
         except (AttributeError, NotImplementedError):

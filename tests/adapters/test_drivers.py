@@ -165,6 +165,25 @@ def test_idle_keep_alive_connection_is_closed(start_server: Callable[..., LiveSe
     client.close()
 
 
+def test_a_busy_keep_alive_connection_outlives_its_first_idle_deadline(
+    start_server: Callable[..., LiveServer],
+) -> None:
+    # Drivers arm the idle deadline lazily: a timer armed after the first
+    # response fires while later requests have moved the deadline on. It
+    # must re-arm, not close; the connection closes only once really idle.
+    server = start_server(limits=Limits(keep_alive_timeout=0.4))
+    client = server.connect()
+    started = time.monotonic()
+    while time.monotonic() - started < 1.0:  # 2.5 idle periods, never idle for long
+        client.send(get(b"/"))
+        assert client.read_response().status == 200
+        time.sleep(0.1)
+    idle_from = time.monotonic()
+    assert client.at_eof()
+    assert 0.3 < time.monotonic() - idle_from < 5
+    client.close()
+
+
 def test_a_silent_connection_is_closed(start_server: Callable[..., LiveServer]) -> None:
     server = start_server(limits=Limits(keep_alive_timeout=0.3, request_head_timeout=0.3))
     client = server.connect()  # and never a byte
