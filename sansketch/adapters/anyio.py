@@ -45,6 +45,7 @@ class AnyioByteStream:
         "_stream",
         "_transport",
         "_wait_readable",
+        "call_later",
         "receive_ready",
     )
 
@@ -60,6 +61,9 @@ class AnyioByteStream:
         self.receive_ready: Callable[[], Awaitable[bytes | None]] | None = None
         # The last receive_ready found no bytes: receive waits before reading.
         self._not_ready = False
+        # ``CallLater.call_later`` on asyncio (its timers are cheap to arm
+        # and a scope deadline moved per read is not); trio's deadlines are.
+        self.call_later: Callable[[float, Callable[[], None]], asyncio.TimerHandle] | None = None
         if sniffio.current_async_library() == "trio":
             sock = stream.extra(SocketAttribute.raw_socket, None)
             if sock is not None and not sock.getblocking():
@@ -76,6 +80,7 @@ class AnyioByteStream:
             transport = getattr(stream, "_transport", None)
             if isinstance(transport, asyncio.WriteTransport):
                 self._transport = transport
+            self.call_later = asyncio.get_running_loop().call_later
 
     async def receive(self) -> bytes | None:
         """Up to 64 KiB from the peer; ``b""`` at end of stream."""
