@@ -89,9 +89,11 @@ def lift_request_timeout() -> None:
 class ByteStream(Protocol):
     """What a pull-style driver provides for one connection."""
 
-    async def receive(self) -> bytes | None:
-        """Bytes from the peer; ``b""`` at end of stream; ``None`` means
-        "no bytes, but wake up and look at the clock" (fake clocks only)."""
+    def receive(self) -> Awaitable[bytes | None]:
+        """Bytes from the peer, once awaited; ``b""`` at end of stream;
+        ``None`` means "no bytes, but wake up and look at the clock" (fake
+        clocks only). An ``async def`` does; so does a method returning
+        another coroutine (one frame less per read)."""
         ...
 
     async def send(self, data: bytes) -> None:
@@ -712,10 +714,18 @@ class _ConnectionLoop:
             # ``flush`` inlined: this runs once per request.
             held = queued[0] if len(queued) == 1 else b"".join(queued)
             queued.clear()
+            nowait = self._send_nowait
             try:
-                await self.send(held)
-            except ClientDisconnected:
+                # ``send``'s first try inlined: the write that never waits.
+                sent = nowait(held) if nowait is not None else 0
+            except OSError:
+                self.closed = True
                 return False
+            if sent < len(held):
+                try:
+                    await self.send(held[sent:])
+                except ClientDisconnected:
+                    return False
         while True:
             if conn.action is Action.CLOSE:
                 return False
@@ -741,7 +751,7 @@ class _ConnectionLoop:
                 elif idle and self._call_later is not None:
                     # The connection's scope, untouched: a loop timer stands
                     # for the deadline (see CallLater).
-                    if deadline is not None:
+                    if deadline is not None and deadline < self._alarm_at:
                         self._arm_alarm(deadline, wait)
                     scope = self.scope
                     assert scope is not None

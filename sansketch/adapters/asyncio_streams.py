@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import TYPE_CHECKING
 
 from .._server import ServerConfig, serve_connection, with_loop_clock
@@ -39,9 +39,13 @@ class StreamsByteStream:
         except (AttributeError, NotImplementedError):
             self._high_water = 0  # unknown: send_nowait takes data only when empty
 
-    async def receive(self) -> bytes | None:
-        """Up to 64 KiB from the peer; ``b""`` at end of stream."""
-        return await self._reader.read(_READ_SIZE)
+    def receive(self) -> Awaitable[bytes]:
+        """Up to 64 KiB from the peer; ``b""`` at end of stream (await it).
+
+        The reader's own coroutine, not one wrapping it: a coroutine frame
+        less to start and to resume on every read.
+        """
+        return self._reader.read(_READ_SIZE)
 
     def send_nowait(self, data: bytes) -> int:
         """Hand ``data`` to the transport unless it is congested or closing.
