@@ -13,7 +13,8 @@ never waits), which the loop tries before ``send``, and, like the trio
 driver's, ``receive_ready`` (a read of bytes already there), which the loop
 tries between requests before a read bounded by the keep-alive deadline: the
 fake's next request is always there, as on a loaded server.
-``--no-ready`` leaves it out to measure the bounded read.
+``--no-ready`` leaves it out to measure the bounded read, as the
+asyncio-streams driver makes it (on asyncio, with the loop's ``call_later``).
 
 Each ``receive`` passes through the event loop once (a checkpoint), as a real
 socket read does; ``--no-yield`` skips that to see the Python cost alone.
@@ -32,6 +33,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 # Run as a script, this directory comes first on sys.path, and its http.py
 # would shadow the standard library's http; import from the repository root.
@@ -53,7 +55,15 @@ EXPECTED = b"Hello, World!"
 class FakeStream:
     """A ``ByteStream`` that hands out ``chunks`` in order, then end of stream."""
 
-    __slots__ = ("_chunks", "_index", "_yield", "receive_ready", "responses", "sends")
+    __slots__ = (
+        "_chunks",
+        "_index",
+        "_yield",
+        "call_later",
+        "receive_ready",
+        "responses",
+        "sends",
+    )
 
     def __init__(self, chunks: list[bytes], yield_per_receive: bool, ready: bool) -> None:
         self._chunks = chunks
@@ -65,6 +75,11 @@ class FakeStream:
         self.receive_ready: Callable[[], Awaitable[bytes | None]] | None = (
             self.receive if ready else None
         )
+        # ``CallLater`` where the asyncio drivers' streams offer it (every
+        # read between requests is then bounded by a lazily armed timer).
+        self.call_later: Callable[..., Any] | None = None
+        if not ready and sniffio.current_async_library() == "asyncio":
+            self.call_later = asyncio.get_running_loop().call_later
 
     async def receive(self) -> bytes | None:
         """The next prepared chunk; ``b""`` once they are used up."""
