@@ -727,7 +727,10 @@ class _ConnectionLoop:
                 except ClientDisconnected:
                     return False
         while True:
-            if conn.action is Action.CLOSE:
+            state = conn.action
+            if state is Action.CLOSE or (idle and state is Action.UPGRADE):
+                # UPGRADE between requests: the app switched protocols but
+                # did not take the connection; nothing sensible can follow.
                 return False
             deadline = conn.next_deadline()
             data: bytes | None = None
@@ -881,11 +884,8 @@ async def serve_connection(
             with scope:
                 while True:
                     if not loop.pending:
-                        action = conn.action
-                        if action is Action.CLOSE or action is Action.UPGRADE:
-                            # UPGRADE without a taker: nothing sensible can follow.
-                            running = False
-                            break
+                        # read_more returns False at once when the core says
+                        # CLOSE, or UPGRADE without a taker.
                         more = await loop.read_more(idle=True)
                         if not more and not loop.pending:
                             running = False
@@ -917,8 +917,12 @@ async def serve_connection(
                         if channel.upgraded or not channel.response_ended:
                             running = False
                             break
-                        _discard_current_request(loop)
-                        loop.pending.extend(conn.next_events(config.clock()))
+                        pending = loop.pending
+                        if pending and type(pending[0]) is RequestEnd:
+                            pending.popleft()  # the common case of the call below
+                        else:
+                            _discard_current_request(loop)
+                        pending.extend(conn.next_events(config.clock()))
                     elif isinstance(event, RequestRejected):
                         server_logger.info("rejected request from %s: %s", remote, event.reason)
                         try:
