@@ -6,7 +6,12 @@ no request object, no app. Responses to pipelined requests that arrive in one
 read are written together. Nothing a framework can do per request is cheaper,
 which is what makes it the reference for "within 2x of the ceiling".
 
-Usage: ``python bench/ceiling.py --host 127.0.0.1 --port 8080``
+With ``--streams`` it is the same on ``asyncio.start_server`` streams (a
+task per connection reading its ``StreamReader``, writing to the transport):
+the floor of any server built on asyncio streams, such as sansketch's
+asyncio-streams driver.
+
+Usage: ``python bench/ceiling.py --host 127.0.0.1 --port 8080 [--streams]``
 """
 
 from __future__ import annotations
@@ -80,10 +85,44 @@ class HelloProtocol(asyncio.Protocol):
             self._complete = 0
 
 
-async def _serve(host: str, port: int) -> None:
+class _Counter:
+    """httptools callbacks for the streams ceiling: count complete requests."""
+
+    __slots__ = ("complete",)
+
+    def __init__(self) -> None:
+        self.complete = 0
+
+    def on_message_complete(self) -> None:
+        """httptools callback: one more request to answer."""
+        self.complete += 1
+
+
+async def _stream_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Parse what the reader yields; answer complete requests in one write each read."""
+    counter = _Counter()
+    parser = httptools.HttpRequestParser(counter)
+    transport = writer.transport
+    try:
+        while data := await reader.read(65536):
+            parser.feed_data(data)
+            if counter.complete:
+                transport.write(_State.response * counter.complete)
+                counter.complete = 0
+    except (httptools.HttpParserError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def _serve(host: str, port: int, streams: bool) -> None:
     loop = asyncio.get_running_loop()
     _refresh_date(loop)
-    server = await loop.create_server(HelloProtocol, host, port, backlog=1024)
+    server: asyncio.AbstractServer
+    if streams:
+        server = await asyncio.start_server(_stream_client, host, port, backlog=1024)
+    else:
+        server = await loop.create_server(HelloProtocol, host, port, backlog=1024)
     async with server:
         await server.serve_forever()
 
@@ -93,9 +132,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--streams", action="store_true", help="on asyncio streams")
     args = parser.parse_args()
     try:
-        uvloop.run(_serve(args.host, args.port))
+        uvloop.run(_serve(args.host, args.port, args.streams))
     except KeyboardInterrupt:
         pass
 

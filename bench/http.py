@@ -33,6 +33,8 @@ peers (every one answers ``Hello, World!`` as ``text/plain; charset=utf-8``):
 * ``hypercorn-asyncio``  hypercorn, asyncio worker, raw ASGI app
 * ``hypercorn-trio``     hypercorn, trio worker, raw ASGI app
 * ``ceiling``            bare uvloop ``asyncio.Protocol`` + httptools, fixed response
+* ``ceiling-streams``    the same on asyncio streams (``start_server``): the floor
+                         of any streams-based server, for the asyncio-streams driver
 
 Installing the tools (benchmark machine only; not runtime dependencies)
 ------------------------------------------------------------------------
@@ -234,6 +236,12 @@ SERVERS: list[ServerSpec] = [
         "ceiling",
         _module("bench.ceiling"),
         "bare uvloop Protocol + httptools, fixed response",
+    ),
+    ServerSpec(
+        "ceiling-streams",
+        "ceiling",
+        lambda port: [*_module("bench.ceiling")(port), "--streams"],
+        "bare asyncio streams on uvloop + httptools, fixed response (the streams floor)",
     ),
 ]
 
