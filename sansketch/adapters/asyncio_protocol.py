@@ -91,33 +91,31 @@ _FLUSH_SIZE = 64 * 1024
 
 @types.coroutine
 def _in_context(
-    context: contextvars.Context, coro: Coroutine[Any, Any, None]
+    context: contextvars.Context, coro: Coroutine[Any, Any, None], step: Any
 ) -> Generator[Any, Any, None]:
-    """``await coro`` with every step run in ``context``.
+    """The rest of ``await coro`` (suspended at ``step``), each step in ``context``.
 
     A pipelined request answered in the task of the request before it gets
     a context of its own this way, as if it had its own task: a context
-    variable one handler sets never reaches the next request.
+    variable one handler sets never reaches the next request. Its first
+    step ran in ``context`` already (``_run``): most handlers never get here.
     """
-    value: Any = None
-    error: BaseException | None = None
     while True:
         try:
-            if error is None:
-                step = context.run(coro.send, value)
-            else:
-                step = context.run(coro.throw, error)
-        except StopIteration:
-            return
-        try:
             value = yield step
-            error = None
         except GeneratorExit:
             coro.close()
             raise
         except BaseException as exc:  # a cancellation, thrown into coro
-            value = None
-            error = exc
+            try:
+                step = context.run(coro.throw, exc)
+            except StopIteration:
+                return
+            continue
+        try:
+            step = context.run(coro.send, value)
+        except StopIteration:
+            return
 
 
 class _State:
@@ -510,7 +508,14 @@ class HttpProtocol(asyncio.Protocol):
                     first = False
                     await answer
                 else:
-                    await _in_context(base.copy(), answer)
+                    # Its own context, from the first step (see _in_context).
+                    context = base.copy()
+                    try:
+                        step = context.run(answer.send, None)
+                    except StopIteration:
+                        pass
+                    else:
+                        await _in_context(context, answer, step)
             except (ClientDisconnected, _AbortConnection):
                 self._abort()
                 return

@@ -294,3 +294,29 @@ def test_pipelined_requests_do_not_share_context_variables(run: Callable[..., No
         assert _REQUEST_VAR.get() == "unset"
 
     run(main())
+
+
+def test_a_pipelined_handler_that_waits_keeps_its_own_context(run: Callable[..., None]) -> None:
+    # Each step of a pipelined handler after its first runs in the same
+    # context as the first: what it set before waiting is there after, and
+    # what it sets after waiting does not reach the next request.
+    async def main() -> None:
+        app = Application()
+
+        async def wait_and_remember(request: Request) -> Response:
+            before = _REQUEST_VAR.get()
+            _REQUEST_VAR.set("early-" + request.match_info["i"])
+            await asyncio.sleep(0)
+            early = _REQUEST_VAR.get()
+            _REQUEST_VAR.set("late-" + request.match_info["i"])
+            await asyncio.sleep(0)
+            return Response(text=f"{before}/{early}/{_REQUEST_VAR.get()}")
+
+        app.router.add_get("/w/{i}", wait_and_remember)
+        proto, transport = connect(app)
+        proto.data_received(b"".join(get(f"/w/{i}") for i in range(3)))
+        await until(lambda: len(bodies(transport.data)) == 3)
+        assert bodies(transport.data) == [b"unset/early-%d/late-%d" % (i, i) for i in range(3)]
+        assert _REQUEST_VAR.get() == "unset"
+
+    run(main())
