@@ -983,10 +983,26 @@ def main(argv: list[str] | None = None) -> int:
         output = os.path.join(_HERE, "RESULTS.md")
     if output:
         with open(output, "w", encoding="utf-8") as f:
-            f.write(report)
+            f.write(report + _kept_sections(output))
         _progress(f"wrote {output}")
     print(report)
     return status
+
+
+# Sections of the report file other scripts own (bench/ws.py): kept as they are.
+_FOREIGN_HEADINGS = ("## WebSocket",)
+
+
+def _kept_sections(path: str) -> str:
+    """The sections of ``path`` this script does not write, to keep them."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            old = f.read()
+    except FileNotFoundError:
+        return ""
+    starts = [old.find("\n" + heading + "\n") for heading in _FOREIGN_HEADINGS]
+    found = [start for start in starts if start >= 0]
+    return "\n" + old[min(found) + 1 :] if found else ""
 
 
 if __name__ == "__main__":
