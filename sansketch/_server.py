@@ -751,29 +751,20 @@ class _ConnectionLoop:
                         wait = self.config.timeout_for(deadline, clock())
                 if data is not None or wait <= 0:
                     pass
-                elif idle and self._call_later is not None:
-                    # The connection's scope, untouched: a loop timer stands
-                    # for the deadline (see CallLater).
-                    if deadline is not None and deadline < self._alarm_at:
-                        self._arm_alarm(deadline, wait)
-                    scope = self.scope
-                    assert scope is not None
-                    self._read_scope = scope
-                    try:
-                        data = await self.stream.receive()
-                    except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-                        data = b""
-                    finally:
-                        self._read_scope = None
-                    if scope.cancel_called:
-                        self.scope_cancelled = True
                 elif idle:
-                    # The connection's scope, its deadline moved: a fraction
-                    # of the cost of a new scope; untouched without a deadline.
+                    # The connection's scope bounds the read: with a loop
+                    # timer the stream offers (CallLater), armed only when
+                    # the deadline moves earlier; else with the scope's own
+                    # deadline moved there and back (a fraction of the cost
+                    # of a new scope; untouched without a deadline).
                     scope = self.scope
                     assert scope is not None
-                    timed = wait != math.inf
-                    if timed:
+                    timed = False
+                    if self._call_later is not None:
+                        if deadline is not None and deadline < self._alarm_at:
+                            self._arm_alarm(deadline, wait)
+                    elif wait != math.inf:
+                        timed = True
                         scope.deadline = anyio.current_time() + wait
                     self._read_scope = scope
                     try:
