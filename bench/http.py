@@ -982,8 +982,9 @@ def main(argv: list[str] | None = None) -> int:
     if output is None and not args.quick and not args.only:
         output = os.path.join(_HERE, "RESULTS.md")
     if output:
+        kept = _kept_sections(output)  # read before "w" empties the file
         with open(output, "w", encoding="utf-8") as f:
-            f.write(report + _kept_sections(output))
+            f.write(report + kept)
         _progress(f"wrote {output}")
     print(report)
     return status
