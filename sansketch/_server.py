@@ -714,18 +714,10 @@ class _ConnectionLoop:
             # ``flush`` inlined: this runs once per request.
             held = queued[0] if len(queued) == 1 else b"".join(queued)
             queued.clear()
-            nowait = self._send_nowait
             try:
-                # ``send``'s first try inlined: the write that never waits.
-                sent = nowait(held) if nowait is not None else 0
-            except OSError:
-                self.closed = True
+                await self.send(held)
+            except ClientDisconnected:
                 return False
-            if sent < len(held):
-                try:
-                    await self.send(held[sent:])
-                except ClientDisconnected:
-                    return False
         while True:
             state = conn.action
             if state is Action.CLOSE or (idle and state is Action.UPGRADE):
@@ -761,7 +753,7 @@ class _ConnectionLoop:
                     assert scope is not None
                     timed = False
                     if self._call_later is not None:
-                        if deadline is not None and deadline < self._alarm_at:
+                        if deadline is not None:
                             self._arm_alarm(deadline, wait)
                     elif wait != math.inf:
                         timed = True
@@ -908,12 +900,8 @@ async def serve_connection(
                         if channel.upgraded or not channel.response_ended:
                             running = False
                             break
-                        pending = loop.pending
-                        if pending and type(pending[0]) is RequestEnd:
-                            pending.popleft()  # the common case of the call below
-                        else:
-                            _discard_current_request(loop)
-                        pending.extend(conn.next_events(config.clock()))
+                        _discard_current_request(loop)
+                        loop.pending.extend(conn.next_events(config.clock()))
                     elif isinstance(event, RequestRejected):
                         server_logger.info("rejected request from %s: %s", remote, event.reason)
                         try:

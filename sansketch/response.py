@@ -576,16 +576,7 @@ class Response(StreamResponse):
 
     def _fix_head(self) -> None:
         """Validate and encode the head; from here on it cannot change."""
-        head = None
-        if (
-            self._hdrs is None
-            and self._cookies is None
-            and self._trailers is None
-            and self._keep_alive is None
-        ):
-            # _encoded_headers' common case, inlined.
-            head = _CONTENT_TYPE_HEADS.get(self._ctype)
-        self._head = head if head is not None else self._encoded_headers(with_length=False)
+        self._head = self._encoded_headers(with_length=False)
         self._prepared = True
 
     def _send_at_once(self, request: Request) -> bool:
@@ -604,19 +595,9 @@ class Response(StreamResponse):
         if app is not None and app._on_response_prepare._items:
             return False
         channel = self._channel = request._channel
-        # _fix_head, inlined: this runs for nearly every response.
-        head = None
-        if self._hdrs is None and self._cookies is None and self._keep_alive is None:
-            head = _CONTENT_TYPE_HEADS.get(self._ctype)
-        self._head = head if head is not None else self._encoded_headers(with_length=False)
-        self._prepared = self._eof_sent = True
-        reason = self._reason
-        channel.send_response(
-            self._status,
-            self._head,
-            self._body,
-            None if reason is None else reason.encode("latin-1"),
-        )
+        self._fix_head()
+        self._eof_sent = True
+        channel.send_response(self._status, self._head, self._body, self._reason_bytes())
         return True
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:

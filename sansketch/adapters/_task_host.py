@@ -119,7 +119,7 @@ class TaskHost:
                     if job is None:
                         raise
                     self._job = None
-                    await _finish(job[0], job[1], None, exc)
+                    await finish_in_context(job[0], job[1], None, exc)
                     return  # a cancelled host is not reused
                 continue
             self._job = None
@@ -129,7 +129,7 @@ class TaskHost:
                     step = context.run(coro.send, None)
                 except StopIteration:
                     continue
-            cancelled = await _finish(context, coro, step, None)
+            cancelled = await finish_in_context(context, coro, step, None)
             if cancelled:
                 # Its cancellation count would leak into the next coroutine's
                 # asyncio.timeout / anyio scopes; take a fresh task instead.
@@ -137,14 +137,16 @@ class TaskHost:
 
 
 @types.coroutine
-def _finish(
+def finish_in_context(
     context: contextvars.Context,
     coro: Coroutine[Any, Any, None],
     step: Any,
-    error: BaseException | None,
+    error: BaseException | None = None,
 ) -> Generator[Any, Any, bool]:
     """Drive ``coro`` (suspended at ``step``) to its end, each step in ``context``.
 
+    ``await`` it in the task that is to run the rest of ``coro``; with
+    ``error``, that is thrown in first instead of waiting on ``step``.
     Returns whether a cancellation was thrown into it.
     """
     cancelled = False

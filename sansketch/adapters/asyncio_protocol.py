@@ -72,7 +72,7 @@ from ..protocol import (
     Upgrade,
 )
 from ._asyncio_server import AsyncioServerBase
-from ._task_host import TaskHost
+from ._task_host import TaskHost, finish_in_context
 
 if TYPE_CHECKING:
     from ..app import Application
@@ -87,35 +87,6 @@ _LOW_WATER = 64 * 1024
 # Response bytes the driver holds back to coalesce into one write; more is
 # written at once, so the transport's own flow control still applies.
 _FLUSH_SIZE = 64 * 1024
-
-
-@types.coroutine
-def _in_context(
-    context: contextvars.Context, coro: Coroutine[Any, Any, None], step: Any
-) -> Generator[Any, Any, None]:
-    """The rest of ``await coro`` (suspended at ``step``), each step in ``context``.
-
-    A pipelined request answered in the task of the request before it gets
-    a context of its own this way, as if it had its own task: a context
-    variable one handler sets never reaches the next request. Its first
-    step ran in ``context`` already (``_run``): most handlers never get here.
-    """
-    while True:
-        try:
-            value = yield step
-        except GeneratorExit:
-            coro.close()
-            raise
-        except BaseException as exc:  # a cancellation, thrown into coro
-            try:
-                step = context.run(coro.throw, exc)
-            except StopIteration:
-                return
-            continue
-        try:
-            step = context.run(coro.send, value)
-        except StopIteration:
-            return
 
 
 class _State:
@@ -488,7 +459,7 @@ class HttpProtocol(asyncio.Protocol):
         state = self._state
         app = state.app
         config = state.config
-        # The context every request on this task starts from (see _in_context).
+        # The context every request on this task starts from.
         base = contextvars.copy_context()
         first = True
         while channel is not None:
@@ -508,14 +479,16 @@ class HttpProtocol(asyncio.Protocol):
                     first = False
                     await answer
                 else:
-                    # Its own context, from the first step (see _in_context).
+                    # A context of its own, as if it had its own task: a
+                    # context variable one handler sets never reaches the
+                    # next request. Most handlers end in their first step.
                     context = base.copy()
                     try:
                         step = context.run(answer.send, None)
                     except StopIteration:
                         pass
                     else:
-                        await _in_context(context, answer, step)
+                        await finish_in_context(context, answer, step)
             except (ClientDisconnected, _AbortConnection):
                 self._abort()
                 return
@@ -577,11 +550,7 @@ class HttpProtocol(asyncio.Protocol):
         # _after_input, with its common case (keep reading) inlined.
         if conn.action is _READ and not self._paused_for_core and not self._closed:
             if self._channel is None:
-                # _update_timer's common case inlined: the idle deadline
-                # after a response is later than the timer already armed.
-                deadline = conn.next_deadline()
-                if deadline is not None and (self._timer is None or deadline < self._timer_when):
-                    self._update_timer()
+                self._update_timer()
         else:
             self._after_input()
 
@@ -862,14 +831,7 @@ class _ProtocolChannel:
         self.response_started = True
         self.response_ended = True
         self.status = status
-        if proto._buffering or proto._out or proto._closed:
-            proto.write(out)
-            return
-        # HttpProtocol.write's common case, inlined: nothing held back.
-        transport = proto._transport
-        if transport is None or transport.is_closing():
-            raise ClientDisconnected("client went away while we were writing")
-        transport.write(out)
+        proto.write(out)
 
     async def sendfile(self, fd: int | os.PathLike[str] | str, offset: int, count: int) -> None:
         """Write ``count`` bytes of a file from ``offset`` as body bytes.
