@@ -51,6 +51,13 @@ def with_default_headers(
     the core's head cache match at once.
     """
     global _last_date, _last_headers, _last_combined
+    # date_header_value(), inlined for the same headers in the same second.
+    if (
+        headers is _last_headers
+        and int(time.time()) == _cached_second
+        and _last_date is _cached_value
+    ):
+        return _last_combined
     date = date_header_value()
     if headers is _last_headers and date is _last_date:
         return _last_combined

@@ -714,10 +714,18 @@ class _ConnectionLoop:
             # ``flush`` inlined: this runs once per request.
             held = queued[0] if len(queued) == 1 else b"".join(queued)
             queued.clear()
+            nowait = self._send_nowait
             try:
-                await self.send(held)
-            except ClientDisconnected:
+                # ``send``'s first try inlined: the write that never waits.
+                sent = nowait(held) if nowait is not None else 0
+            except OSError:
+                self.closed = True
                 return False
+            if sent < len(held):
+                try:
+                    await self.send(held[sent:])
+                except ClientDisconnected:
+                    return False
         while True:
             state = conn.action
             if state is Action.CLOSE or (idle and state is Action.UPGRADE):
@@ -753,7 +761,9 @@ class _ConnectionLoop:
                     assert scope is not None
                     timed = False
                     if self._call_later is not None:
-                        if deadline is not None:
+                        # _arm_alarm's own test, ahead of the call: an armed
+                        # alarm nearly always stands (once per request).
+                        if deadline is not None and deadline < self._alarm_at:
                             self._arm_alarm(deadline, wait)
                     elif wait != math.inf:
                         timed = True
@@ -900,8 +910,12 @@ async def serve_connection(
                         if channel.upgraded or not channel.response_ended:
                             running = False
                             break
-                        _discard_current_request(loop)
-                        loop.pending.extend(conn.next_events(config.clock()))
+                        pending = loop.pending
+                        if pending and type(pending[0]) is RequestEnd:
+                            pending.popleft()  # the common case of the call below
+                        else:
+                            _discard_current_request(loop)
+                        pending.extend(conn.next_events(config.clock()))
                     elif isinstance(event, RequestRejected):
                         server_logger.info("rejected request from %s: %s", remote, event.reason)
                         try:

@@ -550,7 +550,11 @@ class HttpProtocol(asyncio.Protocol):
         # _after_input, with its common case (keep reading) inlined.
         if conn.action is _READ and not self._paused_for_core and not self._closed:
             if self._channel is None:
-                self._update_timer()
+                # _update_timer's common case inlined: the idle deadline
+                # after a response is later than the timer already armed.
+                deadline = conn.next_deadline()
+                if deadline is not None and (self._timer is None or deadline < self._timer_when):
+                    self._update_timer()
         else:
             self._after_input()
 
@@ -831,7 +835,15 @@ class _ProtocolChannel:
         self.response_started = True
         self.response_ended = True
         self.status = status
-        proto.write(out)
+        if proto._buffering or proto._out or proto._closed:
+            proto.write(out)
+            return
+        # HttpProtocol.write's common case (nothing held back), inlined: it
+        # runs once per request.
+        transport = proto._transport
+        if transport is None or transport.is_closing():
+            raise ClientDisconnected("client went away while we were writing")
+        transport.write(out)
 
     async def sendfile(self, fd: int | os.PathLike[str] | str, offset: int, count: int) -> None:
         """Write ``count`` bytes of a file from ``offset`` as body bytes.

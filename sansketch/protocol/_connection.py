@@ -730,20 +730,22 @@ class ServerConnection:
 
     def next_deadline(self) -> float | None:
         """When the driver must call ``on_deadline`` (``None``: no timer)."""
-        deadline = self._head_deadline()
-        if (
-            deadline is None
-            and self._state is _IDLE
-            and self._idle_since is not None
-            and not self._held
-            and not self._peer_closed
-        ):
-            timeout = (
-                self.limits.request_head_timeout
-                if self._discarding
-                else self.limits.keep_alive_timeout
-            )
-            deadline = self._idle_since + timeout
+        deadline = None
+        idle = self._idle_since
+        if self._state is _IDLE and not self._held and not self._peer_closed:
+            # _head_deadline, inlined (asked after every response).
+            started = self._head_started
+            if started is not None:
+                if idle is not None and idle > started:
+                    started = idle
+                deadline = started + self.limits.request_head_timeout
+            elif idle is not None:
+                timeout = (
+                    self.limits.request_head_timeout
+                    if self._discarding
+                    else self.limits.keep_alive_timeout
+                )
+                deadline = idle + timeout
         drain = self._drain_deadline
         if drain is not None and (deadline is None or drain < deadline):
             deadline = drain
