@@ -38,11 +38,14 @@ from ._server import ServerConfig
 from .protocol import Limits
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from .app import Application
 
 __all__ = [
     "BACKENDS",
     "ServeOptions",
+    "ServerThread",
     "ShutdownTrigger",
     "bind_sockets",
     "describe",
@@ -281,6 +284,107 @@ def _make_server(app: Application, options: ServeOptions) -> _Server:
     from .adapters.anyio import AnyioServer
 
     return AnyioServer(app, config, max_connections=options.max_connections)
+
+
+class ServerThread:
+    """``serve`` in a background thread, for tests that talk over sockets.
+
+    Binds at once (``port=0``: a free port; ``unix``: a Unix socket), so
+    ``address`` and ``url`` are known before ``start``; ``stop`` shuts the
+    server down gracefully, as SIGTERM would. Also a context manager.
+
+    Args:
+        app: the application to serve.
+        options: backend, loop and settings (defaults: ``ServeOptions()``).
+        host: address to bind.
+        port: port to bind (0: any free one).
+        unix: a Unix socket path instead of ``host``/``port``.
+        timeout: seconds ``start`` and ``stop`` wait for the server.
+    """
+
+    def __init__(
+        self,
+        app: Application,
+        options: ServeOptions | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        unix: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.app = app
+        self.options = options if options is not None else ServeOptions()
+        self.sockets = bind_sockets(host, port, unix=unix)
+        self.url = describe(self.sockets[0])
+        # (host, port) or (host, port, flowinfo, scope_id); a path for unix.
+        self.address: Any = self.sockets[0].getsockname()
+        self.trigger = ShutdownTrigger()
+        self.timeout = timeout
+        self.forced: int | None = None
+        self.error: BaseException | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.forced = serve(
+                self.app,
+                self.sockets,
+                self.options,
+                trigger=self.trigger,
+                handle_signals=False,
+                on_ready=self._ready.set,
+            )
+        except BaseException as exc:
+            self.error = exc
+            self._ready.set()
+
+    def start(self) -> Self:
+        """Start serving; returns once the server accepts connections.
+
+        Raises:
+            RuntimeError: the server did not start within ``timeout``.
+            BaseException: what made the server fail to start.
+        """
+        self._thread.start()
+        if not self._ready.wait(self.timeout):
+            raise RuntimeError("the server did not start")
+        if self.error is not None:
+            self._thread.join(self.timeout)
+            self._close_sockets()
+            raise self.error
+        return self
+
+    def stop(self) -> int:
+        """Shut down gracefully; the number of connections forced closed.
+
+        Raises:
+            RuntimeError: the server did not stop within twice ``timeout``.
+            BaseException: what made the server fail.
+        """
+        self.trigger.set()
+        self._thread.join(self.timeout * 2)
+        if self._thread.is_alive():
+            raise RuntimeError("the server did not stop")
+        self._close_sockets()
+        if self.error is not None:
+            raise self.error
+        return self.forced or 0
+
+    @property
+    def running(self) -> bool:
+        """Whether the server thread is still alive."""
+        return self._thread.is_alive()
+
+    def _close_sockets(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
 def serve(

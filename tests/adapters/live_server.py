@@ -8,13 +8,12 @@ with blocking sockets and httpx, so the same test covers every backend.
 from __future__ import annotations
 
 import socket
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import live_app
 
-from sansketch.runner import ServeOptions, ShutdownTrigger, bind_sockets, describe, serve
+from sansketch.runner import ServeOptions, ServerThread
 
 # (backend, loop) pairs: every driver, and the Protocol driver on both loops.
 BACKENDS = [
@@ -29,7 +28,7 @@ IDS = [f"{backend}-{loop}" if loop != "auto" else backend for backend, loop in B
 TIMEOUT = 10.0  # seconds any single socket operation may take in a test
 
 
-class LiveServer:
+class LiveServer(ServerThread):
     """A server running in a thread; ``stop()`` shuts it down gracefully."""
 
     def __init__(
@@ -41,55 +40,12 @@ class LiveServer:
         app: Any = None,
         **options: Any,
     ) -> None:
-        self.app = app if app is not None else live_app.make_app()
-        self.options = ServeOptions(backend=backend, loop=loop, **options)
-        self.sockets = bind_sockets("127.0.0.1", 0, unix=unix)
-        self.url = describe(self.sockets[0])
-        self.address: Any = self.sockets[0].getsockname()
-        self.trigger = ShutdownTrigger()
-        self.forced: int | None = None
-        self.error: BaseException | None = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        try:
-            self.forced = serve(
-                self.app,
-                self.sockets,
-                self.options,
-                trigger=self.trigger,
-                handle_signals=False,
-                on_ready=self._ready.set,
-            )
-        except BaseException as exc:
-            self.error = exc
-            self._ready.set()
-
-    def start(self) -> LiveServer:
-        """Start serving; returns once the server accepts connections."""
-        self._thread.start()
-        assert self._ready.wait(TIMEOUT), "server did not start"
-        if self.error is not None:
-            raise self.error
-        return self
-
-    def stop(self) -> int:
-        """Shut down gracefully; returns the count of connections forced closed."""
-        self.trigger.set()
-        self._thread.join(TIMEOUT * 2)
-        assert not self._thread.is_alive(), "server did not stop"
-        for sock in self.sockets:
-            sock.close()
-        if self.error is not None:
-            raise self.error
-        assert self.forced is not None
-        return self.forced
-
-    @property
-    def running(self) -> bool:
-        """Whether the server thread is still alive."""
-        return self._thread.is_alive()
+        super().__init__(
+            app if app is not None else live_app.make_app(),
+            ServeOptions(backend=backend, loop=loop, **options),
+            unix=unix,
+            timeout=TIMEOUT,
+        )
 
     def connect(self) -> RawClient:
         """A new raw connection."""

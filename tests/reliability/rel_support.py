@@ -20,7 +20,7 @@ import sniffio
 from sansketch.app import Application
 from sansketch.request import Request
 from sansketch.response import Response, StreamResponse
-from sansketch.runner import ServeOptions, ShutdownTrigger, bind_sockets, serve
+from sansketch.runner import ServeOptions, ServerThread
 
 TIMEOUT = 10.0  # bound on any single socket operation in a test
 CHUNK = 64 * 1024
@@ -159,56 +159,21 @@ def make_app(stats: Stats | None = None) -> Application:
     return app
 
 
-class ThreadServer:
+class ThreadServer(ServerThread):
     """A server on 127.0.0.1 in a background thread; ``stop()`` drains it."""
 
     def __init__(self, backend: str, loop: str, **options: Any) -> None:
         self.stats = Stats()
-        self.app = make_app(self.stats)
-        self.options = ServeOptions(backend=backend, loop=loop, **options)
-        self.sockets = bind_sockets("127.0.0.1", 0)
-        self.address: tuple[str, int] = self.sockets[0].getsockname()[:2]
-        self.trigger = ShutdownTrigger()
-        self.error: BaseException | None = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        try:
-            serve(
-                self.app,
-                self.sockets,
-                self.options,
-                trigger=self.trigger,
-                handle_signals=False,
-                on_ready=self._ready.set,
-            )
-        except BaseException as exc:
-            self.error = exc
-            self._ready.set()
-
-    def start(self) -> ThreadServer:
-        """Serve; returns once the server accepts connections."""
-        self._thread.start()
-        assert self._ready.wait(TIMEOUT), "server did not start"
-        if self.error is not None:
-            raise self.error
-        return self
-
-    def stop(self) -> None:
-        """Shut down gracefully and close the listening socket."""
-        self.trigger.set()
-        self._thread.join(TIMEOUT * 2)
-        assert not self._thread.is_alive(), "server did not stop"
-        for sock in self.sockets:
-            sock.close()
-        if self.error is not None:
-            raise self.error
+        super().__init__(
+            make_app(self.stats),
+            ServeOptions(backend=backend, loop=loop, **options),
+            timeout=TIMEOUT,
+        )
 
     @property
     def alive(self) -> bool:
         """Whether the server thread still runs."""
-        return self._thread.is_alive()
+        return self.running
 
     def connect(self, timeout: float = TIMEOUT) -> socket.socket:
         """A new blocking client socket."""
