@@ -49,6 +49,7 @@ import anyio
 
 from ._channel import Channel, ClientDisconnected, RawHeaders, UpgradedStream
 from ._date import date_header_value, default_headers, with_default_headers
+from ._framing import ResponseFraming
 from .exceptions import HTTPException
 from .protocol import (
     Action,
@@ -370,7 +371,7 @@ class HandlerChannel(Channel, Protocol):
     """Whether the handler took the connection over (``upgrade()``)."""
 
 
-class StreamChannel:
+class StreamChannel(ResponseFraming):
     """The ``Channel`` of one request on a pull-style connection.
 
     Body events of the current request come first from ``pending`` (already
@@ -380,15 +381,10 @@ class StreamChannel:
 
     __slots__ = (
         "_body_done",
-        "_conn",
-        "_head_bytes",
         "_loop",
         "_trailers",
         "remote",
-        "response_ended",
-        "response_started",
         "scheme",
-        "status",
         "upgraded",
     )
 
@@ -443,28 +439,15 @@ class StreamChannel:
         return self._trailers
 
     # -- response -----------------------------------------------------------
-    async def send_head(self, status: int, headers: RawHeaders, reason: bytes | None) -> None:
-        """Start the response; the head goes out with the first body bytes."""
-        self._head_bytes = self._conn.send_head(status, with_default_headers(headers), reason)
-        self.response_started = True
-        self.status = status
-
     async def send_body(self, data: bytes) -> None:
         """Write body bytes (coalesced with a pending head)."""
-        out = self._conn.send_body(data)
-        if self._head_bytes:
-            out = self._head_bytes + out
-            self._head_bytes = b""
+        out = self._framed_body(data)
         if out:
             await self._loop.send(out)
 
     async def send_end(self, trailers: RawHeaders | None = None) -> None:
         """Finish the response."""
-        out = self._conn.send_end(list(trailers) if trailers else None)
-        if self._head_bytes:
-            out = self._head_bytes + out
-            self._head_bytes = b""
-        self.response_ended = True
+        out = self._framed_end(trailers)
         if out:
             self._loop.queue(out)
 

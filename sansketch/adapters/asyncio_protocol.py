@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from .._channel import ClientDisconnected, RawHeaders, UpgradedStream
 from .._date import default_headers, with_default_headers
+from .._framing import ResponseFraming
 from .._server import (
     ConnectionSet,
     ServerConfig,
@@ -700,15 +701,13 @@ class HttpProtocol(asyncio.Protocol):
         return stream, data
 
 
-class _ProtocolChannel:
+class _ProtocolChannel(ResponseFraming):
     """The ``Channel`` of the request in flight on an ``HttpProtocol``."""
 
     __slots__ = (
         "_accepted",
         "_body",
         "_buffered",
-        "_conn",
-        "_head_bytes",
         "_proto",
         "_trailers",
         "_waiter",
@@ -716,11 +715,8 @@ class _ProtocolChannel:
         "disconnected",
         "head",
         "remote",
-        "response_ended",
-        "response_started",
         "scheme",
         "seq",
-        "status",
         "upgraded",
     )
 
@@ -799,18 +795,9 @@ class _ProtocolChannel:
         return self._trailers
 
     # -- Channel: response ------------------------------------------------------------
-    async def send_head(self, status: int, headers: RawHeaders, reason: bytes | None) -> None:
-        """Start the response; the head goes out with the first body bytes."""
-        self._head_bytes = self._conn.send_head(status, with_default_headers(headers), reason)
-        self.response_started = True
-        self.status = status
-
     async def send_body(self, data: bytes) -> None:
         """Write body bytes (coalesced with a pending head), minding flow control."""
-        out = self._conn.send_body(data)
-        if self._head_bytes:
-            out = self._head_bytes + out
-            self._head_bytes = b""
+        out = self._framed_body(data)
         if out:
             self._proto.write(out)
             if self._proto._write_paused:
@@ -818,11 +805,7 @@ class _ProtocolChannel:
 
     async def send_end(self, trailers: RawHeaders | None = None) -> None:
         """Finish the response."""
-        out = self._conn.send_end(list(trailers) if trailers else None)
-        if self._head_bytes:
-            out = self._head_bytes + out
-            self._head_bytes = b""
-        self.response_ended = True
+        out = self._framed_end(trailers)
         if out:
             self._proto.write(out)
 
