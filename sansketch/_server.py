@@ -320,7 +320,7 @@ async def handle_request(
         ClientDisconnected: the client went away.
         _AbortConnection: the response was started and could not be finished.
     """
-    request = Request(head, channel, app=app, client_max_size=app.client_max_size, seq=seq)
+    request = Request(head, channel, app, app.client_max_size, seq)
     response: object
     try:
         handler = app._route(request)

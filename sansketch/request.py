@@ -194,7 +194,6 @@ class Request(MutableMapping[str, object]):
         self,
         head: RequestHead,
         channel: Channel,
-        *,
         app: Application | None = None,
         client_max_size: int = 1024**2,
         seq: int = 1,

@@ -70,31 +70,45 @@ class StreamResponse:
         headers: initial headers.
     """
 
-    # Class-level starting values: a response sets on itself only what it
-    # changes, so building the common one costs a few attribute writes.
-    _prepared = False
-    _status = 200
-    _reason: str | None = None
-    _cookies: dict[str, SetCookie] | None = None
-    _keep_alive: bool | None = None
-    _chunked = False
-    _trailers: dict[str, str] | None = None
-    _channel: Channel | None = None
-    _req: Request | None = None
-    _eof_sent = False
+    # Starting values the sending path reads are set by __init__, not left
+    # on the class: Python 3.11 does not specialise reading a class-level
+    # default through an instance, which then costs several times a plain
+    # instance read. Those only set when used stay on the class.
+    _prepared: bool
+    _status: int
+    _reason: str | None
+    _cookies: dict[str, SetCookie] | None
+    _keep_alive: bool | None
+    _trailers: dict[str, str] | None
     # Headers are built lazily: until someone touches ``headers``, ``_hdrs``
     # is None and the only field is ``_ctype`` (the Content-Type value, if
     # any), which the hot path encodes without building a CIMultiDict.
-    _hdrs: CIMultiDict[str] | None = None
-    _ctype: str | None = None
+    _hdrs: CIMultiDict[str] | None
+    _ctype: str | None
+    _chunked = False
+    _channel: Channel | None = None
+    _req: Request | None = None
+    _eof_sent = False
 
     def __init__(
         self, *, status: int = 200, reason: str | None = None, headers: LooseHeaders = None
     ) -> None:
+        self._init_fields()
         if headers is not None:
             self._hdrs = CIMultiDict(headers)
         if status != 200 or reason is not None:
             self.set_status(status, reason)
+
+    def _init_fields(self) -> None:
+        """The starting values of the fields every response reads."""
+        self._prepared = False
+        self._status = 200
+        self._reason = None
+        self._cookies = None
+        self._keep_alive = None
+        self._trailers = None
+        self._hdrs = None
+        self._ctype = None
 
     # -- status -------------------------------------------------------------
     @property
@@ -433,7 +447,16 @@ class Response(StreamResponse):
         content_type: str | None = None,
         charset: str | None = None,
     ) -> None:
-        # StreamResponse.__init__, inlined: this runs for every response.
+        # StreamResponse.__init__ and _init_fields, inlined: this runs for
+        # every response.
+        self._prepared = False
+        self._status = 200
+        self._reason = None
+        self._cookies = None
+        self._keep_alive = None
+        self._trailers = None
+        self._hdrs = None
+        self._ctype = None
         if headers is not None:
             self._hdrs = CIMultiDict(headers)
         if status != 200 or reason is not None:
@@ -602,7 +625,13 @@ class Response(StreamResponse):
             head = _CONTENT_TYPE_HEADS.get(self._ctype)
         self._head = head if head is not None else self._encoded_headers(with_length=False)
         self._prepared = self._eof_sent = True
-        channel.send_response(self._status, self._head, self._body, self._reason_bytes())
+        reason = self._reason  # _reason_bytes(), inlined
+        channel.send_response(
+            self._status,
+            self._head,
+            self._body,
+            reason.encode("latin-1") if reason is not None else None,
+        )
         return True
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:

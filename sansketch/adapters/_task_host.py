@@ -21,14 +21,18 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import types
-from collections.abc import Coroutine, Generator
-from typing import Any
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any, cast
 
 # Entering and leaving the current task is how asyncio's own task steps
 # (and 3.12's eager tasks) make current_task() right; these have existed
 # with this meaning since Python 3.7.
 _enter_task = asyncio.tasks._enter_task
 _leave_task = asyncio.tasks._leave_task
+
+# A native coroutine's send, called unbound: cheaper than building the
+# bound method ``coro.send`` for every coroutine started.
+_send = cast("Callable[[Coroutine[Any, Any, None], None], Any]", types.CoroutineType.send)
 
 # The step of a handed-over coroutine that has not run yet.
 _NOT_STARTED = object()
@@ -49,7 +53,8 @@ class TaskHost:
         self._closed = False
 
     def start(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
-        """Run ``coro`` up to its first suspension, now, as the host task.
+        """Run ``coro`` (an ``async def`` coroutine) up to its first suspension,
+        now, as the host task.
 
         Returns the task that runs the rest of it, or ``None`` if it is
         already finished. Called from a loop callback (no task running);
@@ -77,7 +82,7 @@ class TaskHost:
             return loop.create_task(coro)
         context = contextvars.copy_context()
         try:
-            step = context.run(coro.send, None)
+            step = context.run(_send, coro, None)
         except StopIteration:
             return None
         finally:

@@ -116,6 +116,7 @@ class HttpProtocol(asyncio.Protocol):
         "_channel",
         "_closed",
         "_conn",
+        "_context",
         "_drain_waiter",
         "_host",
         "_loop",
@@ -147,6 +148,9 @@ class HttpProtocol(asyncio.Protocol):
         self._conn = ServerConnection(
             state.config.limits, now=state.loop.time(), counters=state.config.counters
         )
+        # The context each request starts from (a copy of it), as if each
+        # had a task of its own created when the connection was accepted.
+        self._context = contextvars.copy_context()
         self._transport: asyncio.Transport | None = None
         self._channel: _ProtocolChannel | None = None
         self._task: asyncio.Task[None] | None = None
@@ -211,7 +215,7 @@ class HttpProtocol(asyncio.Protocol):
                 and type(events[1]) is RequestEnd
             ):
                 # The common case: one whole request without a body.
-                self._start(events[0], body_done=True)
+                self._start(events[0], True)
                 if self._channel is None:
                     # Answered at once: _finish_request has acted on the
                     # core's state and re-armed the timer.
@@ -460,8 +464,6 @@ class HttpProtocol(asyncio.Protocol):
         state = self._state
         app = state.app
         config = state.config
-        # The context every request on this task starts from.
-        base = contextvars.copy_context()
         first = True
         while channel is not None:
             if not self._buffering and (self._out or self._conn.pipelined):
@@ -483,7 +485,7 @@ class HttpProtocol(asyncio.Protocol):
                     # A context of its own, as if it had its own task: a
                     # context variable one handler sets never reaches the
                     # next request. Most handlers end in their first step.
-                    context = base.copy()
+                    context = self._context.copy()
                     try:
                         step = context.run(answer.send, None)
                     except StopIteration:
@@ -545,7 +547,7 @@ class HttpProtocol(asyncio.Protocol):
                     and self._channel is None
                 ):
                     # A whole pipelined request without a body, the common case.
-                    self._start(events[0], body_done=True)
+                    self._start(events[0], True)
                 else:
                     self._dispatch(events)
         # _after_input, with its common case (keep reading) inlined.

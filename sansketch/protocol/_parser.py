@@ -146,6 +146,13 @@ class RequestParser:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.events: list[Event] = []
+        # Read for every request (also by the connection): set here, since
+        # Python 3.11 does not specialise reading a class-level default
+        # through an instance, which then costs several plain reads.
+        self.stopped = False
+        self.tail = b""
+        self.in_message = False
+        self._pending_method: bytes | None = None
         self._headers: Headers = []
         self._llhttp = HttpRequestParser(self)
         self._max_target = limits.max_request_line - _LINE_OVERHEAD
