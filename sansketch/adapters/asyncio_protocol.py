@@ -538,28 +538,28 @@ class HttpProtocol(asyncio.Protocol):
             self._dispatch(events)
         conn = self._conn
         if self._channel is None and not self._closed:
-            events = conn.next_events(self._loop.time())
-            if events:
-                if (
-                    len(events) == 2
-                    and type(events[0]) is RequestHead
-                    and type(events[1]) is RequestEnd
-                    and self._channel is None
-                ):
-                    # A whole pipelined request without a body, the common case.
-                    self._start(events[0], True)
-                else:
-                    self._dispatch(events)
-        # _after_input, with its common case (keep reading) inlined.
-        if conn.action is _READ and not self._paused_for_core and not self._closed:
-            if self._channel is None:
-                # _update_timer's common case inlined: the idle deadline
-                # after a response is later than the timer already armed.
-                deadline = conn.next_deadline()
-                if deadline is not None and (self._timer is None or deadline < self._timer_when):
-                    self._update_timer()
-        else:
-            self._after_input()
+            events, action, deadline = conn.after_response(self._loop.time())
+            if not events:
+                # _after_input, with its common case (keep reading) inlined.
+                if action is _READ and not self._paused_for_core:
+                    # _update_timer's common case inlined: the idle deadline
+                    # after a response is later than the timer already armed.
+                    if deadline is not None and (
+                        self._timer is None or deadline < self._timer_when
+                    ):
+                        self._update_timer()
+                    return
+            elif (
+                len(events) == 2
+                and type(events[0]) is RequestHead
+                and type(events[1]) is RequestEnd
+                and self._channel is None
+            ):
+                # A whole pipelined request without a body, the common case.
+                self._start(events[0], True)
+            else:
+                self._dispatch(events)
+        self._after_input()
 
     def _reject(self, event: RequestRejected) -> None:
         server_logger.info("rejected request from %s: %s", self.remote, event.reason)

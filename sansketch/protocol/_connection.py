@@ -354,6 +354,33 @@ class ServerConnection:
         size, self._held_bytes = self._held_bytes, 0
         return self._release(events, size)
 
+    def after_response(self, now: float) -> tuple[list[Event], Action, float | None]:
+        """``next_events(now)``, then ``action`` and ``next_deadline()``.
+
+        The three things a driver asks after every response, in one call:
+        the events now available, what to do with the socket, and when to
+        call ``on_deadline``. The action and deadline are as they stand
+        before the driver acts on the events; after starting a request from
+        them it asks again.
+        """
+        if (
+            not self._held
+            and self._state is _IDLE
+            and not self._holding
+            and not self._peer_closed
+            and not self._discarding
+            and self._head_started is None
+            and self._drain_deadline is None
+            and not self._parser.tail
+        ):
+            # Keep-alive with nothing pipelined, the common case: what the
+            # three calls give, idle from now until the next request.
+            idle = self._idle_since
+            if idle is None:
+                idle = self._idle_since = now
+            return [], _READ, idle + self.limits.keep_alive_timeout
+        return self.next_events(now), self.action, self.next_deadline()
+
     def accept_body(self) -> bytes:
         """The app wants the request body.
 
