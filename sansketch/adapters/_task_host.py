@@ -32,7 +32,7 @@ _leave_task = asyncio.tasks._leave_task
 
 # A native coroutine's send, called unbound: cheaper than building the
 # bound method ``coro.send`` for every coroutine started.
-_send = cast("Callable[[Coroutine[Any, Any, None], None], Any]", types.CoroutineType.send)
+coro_send = cast("Callable[[Coroutine[Any, Any, None], None], Any]", types.CoroutineType.send)
 
 # The step of a handed-over coroutine that has not run yet.
 _NOT_STARTED = object()
@@ -82,7 +82,7 @@ class TaskHost:
             return loop.create_task(coro)
         context = contextvars.copy_context()
         try:
-            step = context.run(_send, coro, None)
+            step = context.run(coro_send, coro, None)
         except StopIteration:
             return None
         finally:

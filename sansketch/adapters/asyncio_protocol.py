@@ -73,7 +73,7 @@ from ..protocol import (
     Upgrade,
 )
 from ._asyncio_server import AsyncioServerBase
-from ._task_host import TaskHost, finish_in_context
+from ._task_host import TaskHost, coro_send, finish_in_context
 
 if TYPE_CHECKING:
     from ..app import Application
@@ -466,7 +466,7 @@ class HttpProtocol(asyncio.Protocol):
         config = state.config
         first = True
         while channel is not None:
-            if not self._buffering and (self._out or self._conn.pipelined):
+            if not self._buffering and (self._out or self._conn.has_pipelined()):
                 # Requests follow this one: from here on the responses are
                 # held back and written together (a request with nothing
                 # before or after it writes straight out).
@@ -487,7 +487,7 @@ class HttpProtocol(asyncio.Protocol):
                     # next request. Most handlers end in their first step.
                     context = self._context.copy()
                     try:
-                        step = context.run(answer.send, None)
+                        step = context.run(coro_send, answer, None)
                     except StopIteration:
                         pass
                     else:
