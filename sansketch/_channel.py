@@ -30,11 +30,13 @@ class Channel(Protocol):
     the first body write.
     """
 
-    remote: tuple[str, int] | str | None
-    """Peer address as the socket reports it (``None`` when unknown)."""
+    @property
+    def remote(self) -> tuple[str, int] | str | None:
+        """Peer address as the socket reports it (``None`` when unknown)."""
 
-    scheme: str
-    """``"http"`` or ``"https"``."""
+    @property
+    def scheme(self) -> str:
+        """``"http"`` or ``"https"``."""
 
     response_started: bool
     """Whether the response head has been handed to the core."""

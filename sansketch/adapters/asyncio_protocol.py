@@ -438,8 +438,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def _start(self, head: RequestHead, body_done: bool = False) -> None:
         self._seq += 1
-        channel = _ProtocolChannel(self, head, self._seq)
-        channel.body_done = body_done
+        channel = _ProtocolChannel(self, head, self._seq, body_done)
         self._channel = channel
         if self._running:
             # The handler task is finishing the previous request: it runs
@@ -716,13 +715,11 @@ class _ProtocolChannel(ResponseFraming):
         "body_done",
         "disconnected",
         "head",
-        "remote",
-        "scheme",
         "seq",
         "upgraded",
     )
 
-    def __init__(self, proto: HttpProtocol, head: RequestHead, seq: int) -> None:
+    def __init__(self, proto: HttpProtocol, head: RequestHead, seq: int, body_done: bool) -> None:
         self._proto = proto
         self._conn = proto._conn
         self.head = head
@@ -733,14 +730,22 @@ class _ProtocolChannel(ResponseFraming):
         self._waiter: asyncio.Future[None] | None = None
         self._accepted = False
         self._head_bytes = b""
-        self.body_done = False
+        self.body_done = body_done
         self.disconnected = False
-        self.remote = proto.remote
-        self.scheme = proto.scheme
         self.response_started = False
         self.response_ended = False
         self.status = 0
         self.upgraded = False
+
+    @property
+    def remote(self) -> tuple[str, int] | str | None:
+        """The connection's peer address."""
+        return self._proto.remote
+
+    @property
+    def scheme(self) -> str:
+        """The connection's scheme."""
+        return self._proto.scheme
 
     # -- fed by the protocol --------------------------------------------------------
     def feed(self, data: bytes) -> None:
