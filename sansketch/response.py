@@ -59,6 +59,7 @@ _CONTENT_TYPE_HEADS: dict[str | None, tuple[tuple[bytes, bytes], ...]] = {
         )
     },
 }
+_PLAIN_TEXT_HEAD = _CONTENT_TYPE_HEADS[_TEXT_PLAIN_UTF8]
 
 
 class StreamResponse:
@@ -70,25 +71,29 @@ class StreamResponse:
         headers: initial headers.
     """
 
-    # Starting values the sending path reads are set by __init__, not left
-    # on the class: Python 3.11 does not specialise reading a class-level
-    # default through an instance, which then costs several times a plain
-    # instance read. Those only set when used stay on the class.
-    _prepared: bool
-    _status: int
-    _reason: str | None
-    _cookies: dict[str, SetCookie] | None
-    _keep_alive: bool | None
-    _trailers: dict[str, str] | None
-    # Headers are built lazily: until someone touches ``headers``, ``_hdrs``
-    # is None and the only field is ``_ctype`` (the Content-Type value, if
-    # any), which the hot path encodes without building a CIMultiDict.
-    _hdrs: CIMultiDict[str] | None
-    _ctype: str | None
+    # Starting values. __init__ also sets them on the instance, except
+    # those a plain response (see _plain_head) never reads: Python 3.11 does
+    # not specialise reading a class-level default through an instance,
+    # which costs several times a plain instance read.
+    _prepared = False
+    _status = 200
+    _reason: str | None = None
+    _cookies: dict[str, SetCookie] | None = None
+    _keep_alive: bool | None = None
     _chunked = False
+    _trailers: dict[str, str] | None = None
     _channel: Channel | None = None
     _req: Request | None = None
     _eof_sent = False
+    # Headers are built lazily: until someone touches ``headers``, ``_hdrs``
+    # is None and the only field is ``_ctype`` (the Content-Type value, if
+    # any), which the hot path encodes without building a CIMultiDict.
+    _hdrs: CIMultiDict[str] | None = None
+    _ctype: str | None = None
+    # The whole encoded head while the response is plain: no headers but a
+    # common Content-Type, no cookies, trailers, reason or keep-alive
+    # override. Whatever changes one of those sets it to None.
+    _plain_head: tuple[tuple[bytes, bytes], ...] | None = None
 
     def __init__(
         self, *, status: int = 200, reason: str | None = None, headers: LooseHeaders = None
@@ -100,7 +105,7 @@ class StreamResponse:
             self.set_status(status, reason)
 
     def _init_fields(self) -> None:
-        """The starting values of the fields every response reads."""
+        """The starting values, on the instance (see the class attributes)."""
         self._prepared = False
         self._status = 200
         self._reason = None
@@ -109,6 +114,7 @@ class StreamResponse:
         self._trailers = None
         self._hdrs = None
         self._ctype = None
+        self._plain_head = None
 
     # -- status -------------------------------------------------------------
     @property
@@ -142,6 +148,8 @@ class StreamResponse:
             check_value(reason, "reason")
         self._status = status
         self._reason = reason
+        if reason is not None:
+            self._plain_head = None
 
     # -- headers ------------------------------------------------------------
     @property
@@ -155,6 +163,7 @@ class StreamResponse:
         headers = self._hdrs
         if headers is None:
             headers = self._hdrs = CIMultiDict()
+            self._plain_head = None  # the caller may change them
             if self._ctype is not None:
                 headers["Content-Type"] = self._ctype
         return headers
@@ -169,6 +178,8 @@ class StreamResponse:
         headers = self._hdrs
         if headers is None:
             self._ctype = value
+            if self._plain_head is not None:
+                self._plain_head = _CONTENT_TYPE_HEADS.get(value)
         else:
             headers["Content-Type"] = value
 
@@ -247,6 +258,7 @@ class StreamResponse:
     def force_close(self) -> None:
         """Close the connection after this response (``Connection: close``)."""
         self._keep_alive = False
+        self._plain_head = None
 
     @property
     def trailers(self) -> dict[str, str] | None:
@@ -258,6 +270,7 @@ class StreamResponse:
         if self._eof_sent:
             raise RuntimeError("the response already ended")
         self._trailers = dict(value) if value is not None else None
+        self._plain_head = None
 
     # -- cookies ------------------------------------------------------------
     @property
@@ -288,6 +301,7 @@ class StreamResponse:
         cookie = SetCookie(name, value, expires, domain, max_age, path, secure, httponly, samesite)
         if self._cookies is None:
             self._cookies = {}
+            self._plain_head = None
         self._cookies[name] = cookie
 
     def del_cookie(self, name: str, *, domain: str | None = None, path: str = "/") -> None:
@@ -447,16 +461,28 @@ class Response(StreamResponse):
         content_type: str | None = None,
         charset: str | None = None,
     ) -> None:
-        # StreamResponse.__init__ and _init_fields, inlined: this runs for
-        # every response.
         self._prepared = False
         self._status = 200
-        self._reason = None
-        self._cookies = None
-        self._keep_alive = None
-        self._trailers = None
-        self._hdrs = None
-        self._ctype = None
+        if headers is None and reason is None and charset is None:
+            # A plain response: only the fields it reads go on the instance.
+            if text is not None:
+                if body is None and content_type is None and type(text) is str:
+                    self._ctype = _TEXT_PLAIN_UTF8
+                    self._plain_head = _PLAIN_TEXT_HEAD
+                    self._body = text.encode("utf-8")
+                    if status != 200:
+                        self.set_status(status)
+                    return
+            elif type(body) is bytes and content_type is not None:
+                # json_response's path: bytes and a content type.
+                self._ctype = content_type
+                self._plain_head = _CONTENT_TYPE_HEADS.get(content_type)
+                self._body = body
+                if status != 200:
+                    self.set_status(status)
+                return
+        # StreamResponse.__init__, inlined.
+        self._init_fields()
         if headers is not None:
             self._hdrs = CIMultiDict(headers)
         if status != 200 or reason is not None:
@@ -467,7 +493,6 @@ class Response(StreamResponse):
             if content_type is None and charset is None:
                 if not isinstance(text, str):
                     raise TypeError(f"text must be str, not {type(text).__name__}")
-                # The hot path: a pre-encoded head at send time.
                 headers = self._hdrs
                 if headers is None:
                     self._ctype = _TEXT_PLAIN_UTF8
@@ -475,16 +500,6 @@ class Response(StreamResponse):
                     headers["Content-Type"] = _TEXT_PLAIN_UTF8
                 self._body = text.encode("utf-8")
                 return
-        elif (
-            type(body) is bytes
-            and content_type is not None
-            and charset is None
-            and self._hdrs is None
-        ):
-            # json_response's path: bytes and a content type, nothing else.
-            self._body = body
-            self._ctype = content_type
-            return
         self._init_slow(body, text, content_type, charset)
 
     def _init_slow(
@@ -612,6 +627,18 @@ class Response(StreamResponse):
         Raises:
             ValueError: a header or cookie is invalid (nothing is sent).
         """
+        head = self._plain_head
+        if head is not None and not self._prepared:
+            # A plain response: its head is known, nothing else to check.
+            if type(self) is Response or self._finishes_plainly:
+                app = request._app
+                if app is None or not app._on_response_prepare._items:
+                    channel = self._channel = request._channel
+                    self._head = head
+                    self._prepared = self._eof_sent = True
+                    channel.send_response(self._status, head, self._body, None)
+                    return True
+            return False
         if self._prepared or self._trailers is not None or not self._finishes_plainly:
             return False
         app = request._app

@@ -341,3 +341,86 @@ async def test_e2e_header_injection_becomes_500() -> None:
         resp = await client.get("/bad-header")
         assert resp.status == 500
         assert "pwned" not in str(resp.headers)
+
+
+# What a handler may change on a plain response after building it; each
+# change must reach the wire (the server sends plain responses by a shortcut).
+def _add_header(resp: Response) -> None:
+    resp.headers["X-Extra"] = "1"
+
+
+def _set_cookie(resp: Response) -> None:
+    resp.set_cookie("session", "abc")
+
+
+def _reason(resp: Response) -> None:
+    resp.set_status(201, "Made")
+
+
+def _status(resp: Response) -> None:
+    resp.set_status(202)
+
+
+def _content_type(resp: Response) -> None:
+    resp.content_type = "text/html"
+
+
+def _charset(resp: Response) -> None:
+    resp.charset = "latin-1"
+
+
+def _trailers(resp: Response) -> None:
+    resp.trailers = {"X-Sum": "7"}
+
+
+def _body(resp: Response) -> None:
+    resp.body = b"other"
+
+
+CHANGES = {
+    "header": (_add_header, lambda r: r.headers["X-Extra"] == "1"),
+    "cookie": (_set_cookie, lambda r: "session=abc" in r.headers["Set-Cookie"]),
+    "reason": (_reason, lambda r: (r.status, r.reason) == (201, "Made")),
+    "status": (_status, lambda r: r.status == 202),
+    "content type": (
+        _content_type,
+        lambda r: r.headers["Content-Type"] == "text/html; charset=utf-8",
+    ),
+    "charset": (
+        _charset,
+        lambda r: r.headers["Content-Type"] == "text/plain; charset=latin-1",
+    ),
+    "trailers": (_trailers, lambda r: r.trailers["X-Sum"] == "7"),
+    "body": (_body, lambda r: r.headers["Content-Length"] == "5"),
+}
+
+
+@pytest.mark.parametrize("name", list(CHANGES))
+async def test_a_plain_response_changed_after_it_was_built(name: str) -> None:
+    change, seen = CHANGES[name]
+
+    async def handler(request: Request) -> Response:
+        resp = Response(text="plain")
+        change(resp)
+        return resp
+
+    app = Application()
+    app.router.add_get("/", handler)
+    async with TestClient(app) as client:
+        resp = await client.get("/")
+        await resp.read()
+        assert seen(resp), (resp.status, dict(resp.headers))
+
+
+async def test_force_close_on_a_plain_response_reaches_the_wire() -> None:
+    async def handler(request: Request) -> Response:
+        resp = json_response({"a": 1})
+        resp.force_close()
+        return resp
+
+    app = Application()
+    app.router.add_get("/", handler)
+    async with TestClient(app) as client:
+        resp = await client.get("/")
+        assert resp.headers["Connection"] == "close"
+        assert await resp.json() == {"a": 1}
