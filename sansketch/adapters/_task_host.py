@@ -53,12 +53,12 @@ class TaskHost:
         self._closed = False
 
     def start(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
-        """Run ``coro`` (an ``async def`` coroutine) up to its first suspension,
-        now, as the host task.
+        """Run ``coro`` up to its first suspension, now, as the host task.
 
-        Returns the task that runs the rest of it, or ``None`` if it is
-        already finished. Called from a loop callback (no task running);
-        from inside a task it falls back to a task of its own.
+        ``coro`` is a native coroutine (from an ``async def``). Returns the
+        task that runs the rest of it, or ``None`` if it is already
+        finished. Called from a loop callback (no task running); from
+        inside a task it falls back to a task of its own.
 
         Raises:
             RuntimeError: the host was closed.
