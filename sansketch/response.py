@@ -633,10 +633,10 @@ class Response(StreamResponse):
             if type(self) is Response or self._finishes_plainly:
                 app = request._app
                 if app is None or not app._on_response_prepare._items:
-                    channel = self._channel = request._channel
-                    self._head = head
+                    # Prepared and ended: prepare() and write_eof() now
+                    # return at once, so the head and channel are not kept.
                     self._prepared = self._eof_sent = True
-                    channel.send_response(self._status, head, self._body, None)
+                    request._channel.send_response(self._status, head, self._body, None)
                     return True
             return False
         if self._prepared or self._trailers is not None or not self._finishes_plainly:

@@ -556,6 +556,8 @@ class HttpProtocol(asyncio.Protocol):
             ):
                 # A whole pipelined request without a body, the common case.
                 self._start(events[0], True)
+                if action is _READ and not self._paused_for_core:
+                    return  # a request in hand: no timer to arm
             else:
                 self._dispatch(events)
         self._after_input()

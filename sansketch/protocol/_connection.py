@@ -379,7 +379,7 @@ class ServerConnection:
             if idle is None:
                 idle = self._idle_since = now
             return [], _READ, idle + self.limits.keep_alive_timeout
-        return self.next_events(now), self.action, self.next_deadline()
+        return self.next_events(now), self._action(), self.next_deadline()
 
     def accept_body(self) -> bytes:
         """The app wants the request body.
@@ -726,9 +726,7 @@ class ServerConnection:
 
     pipelined = property(has_pipelined)
 
-    @property
-    def action(self) -> Action:
-        """What the driver should do with the socket now."""
+    def _action(self) -> Action:
         state = self._state
         if state is _IDLE or state is _RECV_REQUEST or state is _SEND_BODY:
             if self._peer_closed:
@@ -744,6 +742,9 @@ class ServerConnection:
         if state is _ERROR:
             return _CLOSE_SOCKET if self._peer_closed else _PAUSE
         return _CLOSE_SOCKET
+
+    # A property over a method, so that after_response calls it plainly.
+    action = property(_action, doc="What the driver should do with the socket now.")
 
     def _head_deadline(self) -> float | None:
         """Slowloris bound: a head must end ``request_head_timeout`` after

@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import pytest
 
+from sansketch.adapters import _task_host
 from sansketch.adapters._task_host import TaskHost
 
 LOOPS = ["asyncio"]
@@ -22,6 +23,25 @@ try:
     LOOPS.append("uvloop")
 except ImportError:  # pragma: no cover - uvloop is a dev dependency
     uvloop = None  # type: ignore[assignment]
+
+@pytest.fixture(params=["current-task dict", "enter and leave"], autouse=True)
+def current_task_switch(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test both ways TaskHost can make its task the current one."""
+    mode: str = request.param
+    if mode == "enter and leave":
+        monkeypatch.setattr(_task_host, "_current_tasks", None)
+    elif _task_host._current_tasks is None:
+        pytest.skip("this Python keeps no shared current-task dict")
+    return mode
+
+
+def test_the_shared_current_task_dict_is_used_where_python_has_one(
+    current_task_switch: str,
+) -> None:
+    # CPython 3.10 to 3.13: asyncio's C and Python code share the dict.
+    if current_task_switch == "current-task dict" and sys.version_info < (3, 14):
+        assert _task_host._current_tasks is asyncio.tasks._current_tasks  # type: ignore[attr-defined]
+
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
