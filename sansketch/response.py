@@ -628,17 +628,19 @@ class Response(StreamResponse):
             ValueError: a header or cookie is invalid (nothing is sent).
         """
         head = self._plain_head
-        if head is not None and not self._prepared:
+        if (
+            head is not None
+            and not self._prepared
+            and (type(self) is Response or self._finishes_plainly)
+        ):
             # A plain response: its head is known, nothing else to check.
-            if type(self) is Response or self._finishes_plainly:
-                app = request._app
-                if app is None or not app._on_response_prepare._items:
-                    # Prepared and ended: prepare() and write_eof() now
-                    # return at once, so the head and channel are not kept.
-                    self._prepared = self._eof_sent = True
-                    request._channel.send_response(self._status, head, self._body, None)
-                    return True
-            return False
+            app = request._app
+            if app is None or not app._on_response_prepare._items:
+                # Prepared and ended: prepare() and write_eof() now return at
+                # once, so the head and channel are not kept.
+                self._prepared = self._eof_sent = True
+                request._channel.send_response(self._status, head, self._body, None)
+                return True
         if self._prepared or self._trailers is not None or not self._finishes_plainly:
             return False
         app = request._app

@@ -112,17 +112,11 @@ class TaskHost:
                 del current[loop]  # _leave_task
             else:
                 _leave_task(loop, task)
-        self._hand_over(context, coro, step)
-        return task
-
-    def _hand_over(
-        self, context: contextvars.Context, coro: Coroutine[Any, Any, None], step: Any
-    ) -> None:
-        """Give the host task a coroutine suspended at ``step``."""
         self._job = (context, coro, step, None)
         wake = self._wake
         if wake is not None and not wake.done():
             wake.set_result(None)
+        return task
 
     def close(self) -> None:
         """End the host task once the coroutine it runs (if any) is done."""

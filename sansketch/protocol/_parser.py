@@ -110,10 +110,8 @@ class RequestParser:
 
     # Immutable starting values live on the class: a connection only pays
     # for the fields it changes (one parser per connection, so it counts).
-    stopped = False
+    # Those read for every request are set by __init__ instead.
     upgraded = False
-    tail = b""
-    in_message = False
     in_head = False
     _error: RemoteProtocolError | None = None
     _url = b""
@@ -133,7 +131,6 @@ class RequestParser:
     _prime: bytes | None = b""
     _content_length = 0
     _method_text: bytes | None = b""
-    _pending_method: bytes | None = None
     _body_in_feed = 0
     _decoder: ChunkedDecoder | None = None
     # The last head learnt (see ``_learn``) and its events; the connection
@@ -146,8 +143,8 @@ class RequestParser:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.events: list[Event] = []
-        # Read for every request (also by the connection): set here, since
-        # Python 3.11 does not specialise reading a class-level default
+        # Read for every request (also by the connection): on the instance,
+        # since Python 3.11 does not specialise reading a class-level default
         # through an instance, which then costs several plain reads.
         self.stopped = False
         self.tail = b""
