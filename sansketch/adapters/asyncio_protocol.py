@@ -215,7 +215,7 @@ class HttpProtocol(asyncio.Protocol):
                 and type(events[1]) is RequestEnd
             ):
                 # The common case: one whole request without a body.
-                self._start(events[0], True)
+                self._start(events[0], events[1])
                 if self._channel is None:
                     # Answered at once: _finish_request has acted on the
                     # core's state and re-armed the timer.
@@ -436,9 +436,10 @@ class HttpProtocol(asyncio.Protocol):
                 self._close()
                 return
 
-    def _start(self, head: RequestHead, body_done: bool = False) -> None:
+    def _start(self, head: RequestHead, end: RequestEnd | None = None) -> None:
+        """Answer the request of ``head`` (``end``: it came whole, no body)."""
         self._seq += 1
-        channel = _ProtocolChannel(self, head, self._seq, body_done)
+        channel = _ProtocolChannel(self, head, self._seq, end)
         self._channel = channel
         if self._running:
             # The handler task is finishing the previous request: it runs
@@ -555,7 +556,7 @@ class HttpProtocol(asyncio.Protocol):
                 and self._channel is None
             ):
                 # A whole pipelined request without a body, the common case.
-                self._start(events[0], True)
+                self._start(events[0], events[1])
                 if action is _READ and not self._paused_for_core:
                     return  # a request in hand: no timer to arm
             else:
@@ -721,18 +722,21 @@ class _ProtocolChannel(ResponseFraming):
         "upgraded",
     )
 
-    def __init__(self, proto: HttpProtocol, head: RequestHead, seq: int, body_done: bool) -> None:
+    def __init__(
+        self, proto: HttpProtocol, head: RequestHead, seq: int, end: RequestEnd | None
+    ) -> None:
         self._proto = proto
         self._conn = proto._conn
         self.head = head
         self.seq = seq
         self._body: deque[bytes] | None = None  # made when body bytes come
         self._buffered = 0
-        self._trailers: RawHeaders = ()
+        # end: the request came whole, with no body (and maybe trailers).
+        self._trailers: RawHeaders = end.trailers if end is not None else ()
         self._waiter: asyncio.Future[None] | None = None
         self._accepted = False
         self._head_bytes = b""
-        self.body_done = body_done
+        self.body_done = end is not None
         self.disconnected = False
         self.response_started = False
         self.response_ended = False

@@ -25,9 +25,12 @@ async def hello(request: Request) -> Response:
 
 
 async def echo(request: Request) -> Response:
-    """The request body back, with the trailers' names in a header."""
+    """The request body back, with its trailers in a header."""
     body = await request.read()
-    return Response(body=body, content_type="application/octet-stream")
+    trailers = ", ".join(f"{name}={value}" for name, value in request.trailers().items())
+    return Response(
+        body=body, content_type="application/octet-stream", headers={"x-trailers": trailers}
+    )
 
 
 async def digest(request: Request) -> Response:

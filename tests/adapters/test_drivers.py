@@ -76,6 +76,24 @@ def test_chunked_request_and_chunked_response(server: LiveServer) -> None:
     client.close()
 
 
+def test_request_trailers_reach_the_handler(server: LiveServer) -> None:
+    client = server.connect()
+    head = b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+    client.send(head + b"3\r\nabc\r\n0\r\nX-Sum: 1\r\n\r\n")
+    response = client.read_response()
+    assert (response.body, response.header("x-trailers")) == (b"abc", "X-Sum=1")
+    # No body at all: the request is whole when its head is parsed; the
+    # trailers come with its end all the same.
+    client.send(head + b"0\r\nX-Sum: 2\r\n\r\n")
+    response = client.read_response()
+    assert (response.body, response.header("x-trailers")) == (b"", "X-Sum=2")
+    # The same behind another request (pipelined).
+    client.send(get(b"/") + head + b"0\r\nX-Sum: 3\r\n\r\n")
+    assert client.read_response().body == b"Hello, World!"
+    assert client.read_response().header("x-trailers") == "X-Sum=3"
+    client.close()
+
+
 def test_large_bodies_both_ways(server: LiveServer) -> None:
     payload = os.urandom(3 * 1024 * 1024 + 17)
     with httpx.Client(timeout=TIMEOUT) as client:
