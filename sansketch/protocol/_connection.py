@@ -311,30 +311,11 @@ class ServerConnection:
         or ``[Upgrade(data)]`` once a 101 / CONNECT 2xx response was sent.
         """
         held = self._held
-        if (
-            not self._holding
-            and len(held) > 1
-            and type(held[0]) is RequestHead
-            and type(held[1]) is RequestEnd
-            and self._state is _IDLE
-            and not self._discarding
-        ):
-            # Hot path: the next pipelined request is a complete bodyless one.
-            head = held.popleft()
-            # _start_request, inlined: this runs once per pipelined request.
-            self._state = _RECEIVING
-            self._received = 0
-            self._continue_sent = False
-            self._idle_since = None
-            if head is not self._req:
-                self._req = head  # type: ignore[assignment]
-                self._simple = _is_simple(head)  # type: ignore[arg-type]
-            self._req_complete = self._holding = True
-            self._fast = self._simple and not self._shutting_down
-            out = [head, held.popleft()]
-            if not held:
-                self._held_bytes = 0
-            return out
+        if len(held) > 1:
+            end = held[1]
+            head = self.start_pipelined()
+            if head is not None:
+                return [head, end]
         state = self._state
         if state is _SWITCHED:
             if self._upgrade_pending:
@@ -353,6 +334,47 @@ class ServerConnection:
         held.clear()
         size, self._held_bytes = self._held_bytes, 0
         return self._release(events, size)
+
+    def start_pipelined(self) -> RequestHead | None:
+        """Start the next held request if it is whole, without body or
+        trailers, and nothing else is due; return its head.
+
+        A driver's per-request step between pipelined requests: a head
+        returned is a request started just as ``next_events`` starts it
+        (its ``RequestEnd`` consumed with it), and while it is answered
+        the action stays ``READ`` and there is no deadline, so the driver
+        need not ask. ``None`` changes nothing: ask ``after_response`` (or
+        ``next_events``) as usual.
+        """
+        held = self._held
+        # Held input always starts with a request head, and in IDLE the
+        # connection is neither holding, nor discarding a body (that body
+        # would come before anything held), nor shutting down (which
+        # leaves IDLE at once): the state answers for all of those.
+        if (
+            len(held) < 2
+            or held[1] is not _END
+            or self._state is not _IDLE
+            or self._peer_closed
+            or self._held_bytes > self.limits.max_buffered_bytes
+            or self._parser.tail  # bytes after an upgrade request: see _action
+        ):
+            return None
+        head: RequestHead = held.popleft()  # type: ignore[assignment]
+        held.popleft()
+        if not held:
+            self._held_bytes = 0
+        # _start_request, inlined: this runs once per pipelined request.
+        self._state = _RECEIVING
+        self._received = 0
+        self._continue_sent = False
+        self._idle_since = None
+        if head is not self._req:
+            self._req = head
+            self._simple = _is_simple(head)
+        self._req_complete = self._holding = True
+        self._fast = self._simple
+        return head
 
     def after_response(self, now: float) -> tuple[list[Event], Action, float | None]:
         """``next_events(now)``, then ``action`` and ``next_deadline()``.
@@ -669,9 +691,11 @@ class ServerConnection:
         self._holding = False
         if not self._req_complete:
             self._discarding = True
-        if parser.upgraded:
+        if parser.upgraded and not self._held:
             # The app declined the upgrade: the bytes after that head are
             # HTTP again (RFC 9110 §7.8: the server MAY ignore Upgrade).
+            # (With requests still held, the upgrade request is the last of
+            # them and not answered yet: its tail waits.)
             size = len(parser.tail)
             parser.resume()
             if parser.events:

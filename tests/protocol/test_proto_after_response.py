@@ -52,9 +52,13 @@ SCENARIOS: dict[str, tuple[list[bytes], Answer, Callable[[ServerConnection], obj
 
 
 def play(
-    reads: list[bytes], answer: Answer, before: Callable[[ServerConnection], object]
+    reads: list[bytes],
+    answer: Answer,
+    before: Callable[[ServerConnection], object],
+    kind: type[ServerConnection] = ServerConnection,
+    limits: Limits = LIMITS,
 ) -> ServerConnection:
-    conn = ServerConnection(LIMITS, now=0.0)
+    conn = kind(limits, now=0.0)
     # The head is learnt the second time it comes: answer a first request.
     if reads[0] == GET and len(reads) > 1 and reads[1] == GET:
         conn.receive_data(GET, 0.5)
@@ -99,3 +103,96 @@ def test_pipelined_request_comes_out() -> None:
     assert [type(event) for event in events] == [RequestHead, type(events[1])]
     assert action is Action.READ
     assert deadline is None  # a request is in hand: no timer
+
+
+# -- start_pipelined: the next held request started, or nothing changed ----
+class WithoutShortcut(ServerConnection):
+    """The oracle: next_events through its general path only."""
+
+    def start_pipelined(self) -> RequestHead | None:
+        return None
+
+
+ROOMY = Limits(request_head_timeout=10.0, keep_alive_timeout=5.0, shutdown_timeout=30.0)
+TRAILERS = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-A: 1\r\n\r\n"
+PIPELINED: dict[str, tuple[list[bytes], Answer, Callable[[ServerConnection], object]]] = {
+    **SCENARIOS,
+    "pipelined, learnt head": ([GET, GET + GET + GET], ok, lambda conn: None),
+    "pipelined request with a body": ([GET + POST + b"abcde"], ok, lambda conn: None),
+    "pipelined request with trailers": ([GET + TRAILERS], ok, lambda conn: None),
+    "pipelined, then the peer closed": ([GET + GET, b""], ok, lambda conn: None),
+    "pipelined, shutdown while answering": (
+        [GET + GET],
+        ok,
+        lambda conn: conn.start_shutdown(2.0),
+    ),
+    "pipelined after an upgrade request": ([UPGRADE + GET], switch, lambda conn: None),
+    "pipelined after a declined upgrade": ([UPGRADE + GET], ok, lambda conn: None),
+    "pipelined after an unread body": ([POST + b"ab", b"cde" + GET], ok, lambda conn: None),
+    "pipelined upgrade, long tail": ([GET + UPGRADE + b"x" * 100], ok, lambda conn: None),
+    "asked before answering": ([GET + GET], lambda conn: b"", lambda conn: None),
+}
+
+
+@pytest.mark.parametrize("limits", [LIMITS, ROOMY], ids=["small buffer", "roomy buffer"])
+@pytest.mark.parametrize("name", list(PIPELINED))
+def test_start_pipelined_starts_what_next_events_would(name: str, limits: Limits) -> None:
+    reads, answer, before = PIPELINED[name]
+    fast = play(reads, answer, before, limits=limits)
+    slow = play(reads, answer, before, WithoutShortcut, limits)
+    head = fast.start_pipelined()
+    if head is None:
+        # Nothing changed: the usual questions get the usual answers.
+        assert fast.after_response(3.0) == slow.after_response(3.0)
+    else:
+        events = slow.next_events(3.0)
+        assert events == [head, events[1]]
+        assert events[1].trailers == []  # type: ignore[union-attr]
+        # What the driver may assume without asking.
+        assert slow.action is fast.action is Action.READ
+        assert slow.next_deadline() is fast.next_deadline() is None
+    assert fast.state is slow.state
+    # Both answer the request in hand alike and go on alike.
+    if fast.state is State.RECV_REQUEST:
+        assert ok(fast) == ok(slow)
+        assert fast.after_response(4.0) == slow.after_response(4.0)
+    assert fast.receive_data(GET, 5.0) == slow.receive_data(GET, 5.0)
+    assert fast.next_deadline() == slow.next_deadline()
+
+
+def test_start_pipelined_runs_through_a_burst() -> None:
+    conn = ServerConnection(ROOMY, now=0.0)
+    conn.receive_data(GET * 3, 1.0)
+    answered = 1
+    ok(conn)
+    while conn.start_pipelined() is not None:
+        assert conn.state is State.RECV_REQUEST
+        ok(conn)
+        answered += 1
+    assert answered == 3
+    assert not conn.has_pipelined()
+    # The burst is over: idle, timed from the next call that passes now.
+    assert conn.after_response(2.0) == ([], Action.READ, 7.0)
+
+
+def test_start_pipelined_declines_past_the_buffer_limit() -> None:
+    # Held input over max_buffered_bytes means PAUSE: the driver must ask.
+    conn = ServerConnection(LIMITS, now=0.0)
+    conn.receive_data(GET * 4, 1.0)
+    assert conn.action is Action.PAUSE
+    ok(conn)
+    assert conn.start_pipelined() is None
+    events, action, _ = conn.after_response(2.0)
+    assert isinstance(events[0], RequestHead)
+    assert action is Action.PAUSE  # the rest of the burst is still held
+
+
+def test_start_pipelined_declines_an_upgrade_with_a_long_tail() -> None:
+    # Bytes after a held upgrade request wait unparsed; past the buffer
+    # limit they mean PAUSE, which only the usual questions tell.
+    limits = Limits(max_buffered_bytes=128)
+    fast = play([GET + UPGRADE, b"x" * 200], ok, lambda conn: None, limits=limits)
+    slow = play([GET + UPGRADE, b"x" * 200], ok, lambda conn: None, WithoutShortcut, limits)
+    assert fast.start_pipelined() is None
+    assert fast.after_response(3.0) == slow.after_response(3.0)
+    assert fast.action is Action.PAUSE

@@ -164,6 +164,29 @@ def test_upgrade_declined_parses_http_again() -> None:
     assert isinstance(events[0], RequestHead) and events[0].upgrade is None
 
 
+def test_upgrade_behind_a_pipelined_request_keeps_its_tail() -> None:
+    # Answering the request before it must not touch the bytes after the
+    # upgrade head: they belong to the new protocol if the switch happens.
+    conn, _ = started(GET + UPGRADE + b"\x81\x05hello")
+    # A reason phrase: the general path, which ends the response in full.
+    conn.send_response(200, [], b"first", b"Fine")
+    head, _end = conn.next_events(0.0)
+    assert isinstance(head, RequestHead) and head.upgrade == b"websocket"
+    conn.send_response(101, [(b"Connection", b"Upgrade"), (b"Upgrade", b"websocket")])
+    assert conn.next_events(0.0) == [Upgrade(b"\x81\x05hello")]
+
+
+def test_upgrade_behind_a_pipelined_request_declined() -> None:
+    conn, _ = started(GET + UPGRADE + GET)
+    conn.send_response(200, [], b"first", b"Fine")
+    head, _end = conn.next_events(0.0)
+    assert isinstance(head, RequestHead) and head.upgrade == b"websocket"
+    conn.send_response(426, [], b"no")
+    events = conn.next_events(0.0)
+    assert isinstance(events[0], RequestHead) and events[0].upgrade is None
+    assert events[0].target == b"/"
+
+
 def test_upgrade_with_body_served_as_plain_request() -> None:
     data = (
         b"POST / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\n"
