@@ -21,8 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import types
-from collections.abc import Callable, Coroutine, Generator
-from typing import Any, cast
+from collections.abc import Coroutine, Generator
+from typing import Any
 
 # Entering and leaving the current task is how asyncio's own task steps
 # (and 3.12's eager tasks) make current_task() right; these have existed
@@ -45,9 +45,10 @@ try:
 except ImportError:  # no C accelerator: the Python functions use the dict
     pass
 
-# A native coroutine's send, called unbound: cheaper than building the
-# bound method ``coro.send`` for every coroutine started.
-coro_send = cast("Callable[[Coroutine[Any, Any, None], None], Any]", types.CoroutineType.send)
+# What ``next(coro.__await__(), FINISHED)`` returns once a native coroutine
+# has returned: that runs it one step like ``coro.send(None)``, but a
+# coroutine that ends raises no StopIteration (none is even made).
+FINISHED = object()
 
 # The step of a handed-over coroutine that has not run yet.
 _NOT_STARTED = object()
@@ -104,14 +105,14 @@ class TaskHost:
                 return loop.create_task(coro)
         context = contextvars.copy_context()
         try:
-            step = context.run(coro_send, coro, None)
-        except StopIteration:
-            return None
+            step = context.run(next, coro.__await__(), FINISHED)
         finally:
             if current is not None:
                 del current[loop]  # _leave_task
             else:
                 _leave_task(loop, task)
+        if step is FINISHED:
+            return None
         self._job = (context, coro, step, None)
         wake = self._wake
         if wake is not None and not wake.done():

@@ -73,7 +73,7 @@ from ..protocol import (
     Upgrade,
 )
 from ._asyncio_server import AsyncioServerBase
-from ._task_host import TaskHost, coro_send, finish_in_context
+from ._task_host import FINISHED, TaskHost, finish_in_context
 
 if TYPE_CHECKING:
     from ..app import Application
@@ -215,7 +215,7 @@ class HttpProtocol(asyncio.Protocol):
                 and type(events[1]) is RequestEnd
             ):
                 # The common case: one whole request without a body.
-                self._start(events[0], events[1])
+                self._start(events[0], events[1].trailers)
                 if self._channel is None:
                     # Answered at once: _finish_request has acted on the
                     # core's state and re-armed the timer.
@@ -436,10 +436,10 @@ class HttpProtocol(asyncio.Protocol):
                 self._close()
                 return
 
-    def _start(self, head: RequestHead, end: RequestEnd | None = None) -> None:
-        """Answer the request of ``head`` (``end``: it came whole, no body)."""
+    def _start(self, head: RequestHead, trailers: RawHeaders | None = None) -> None:
+        """Answer the request of ``head``; ``trailers``: it came whole, no body."""
         self._seq += 1
-        channel = _ProtocolChannel(self, head, self._seq, end)
+        channel = _ProtocolChannel(self, head, self._seq, trailers)
         self._channel = channel
         if self._running:
             # The handler task is finishing the previous request: it runs
@@ -464,9 +464,10 @@ class HttpProtocol(asyncio.Protocol):
         state = self._state
         app = state.app
         config = state.config
+        conn = self._conn
         first = True
         while channel is not None:
-            if not self._buffering and (self._out or self._conn.has_pipelined()):
+            if not self._buffering and (self._out or conn.has_pipelined()):
                 # Requests follow this one: from here on the responses are
                 # held back and written together (a request with nothing
                 # before or after it writes straight out).
@@ -486,11 +487,8 @@ class HttpProtocol(asyncio.Protocol):
                     # context variable one handler sets never reaches the
                     # next request. Most handlers end in their first step.
                     context = self._context.copy()
-                    try:
-                        step = context.run(coro_send, answer, None)
-                    except StopIteration:
-                        pass
-                    else:
+                    step = context.run(next, answer.__await__(), FINISHED)
+                    if step is not FINISHED:
                         await finish_in_context(context, answer, step)
             except (ClientDisconnected, _AbortConnection):
                 self._abort()
@@ -515,6 +513,17 @@ class HttpProtocol(asyncio.Protocol):
                 except ClientDisconnected:
                     self._abort()
                     return
+            if not (
+                self._pending or self._paused_for_body or self._paused_for_core or self._closed
+            ):
+                # The next request of a pipelined burst, in one call: when
+                # the core starts it, reading goes on and no timer is due,
+                # which is what _finish_request would find out.
+                following = conn.start_pipelined()
+                if following is not None:
+                    self._seq += 1
+                    channel = self._channel = _ProtocolChannel(self, following, self._seq, ())
+                    continue
             self._running = True
             self._finish_request(channel)
             self._running = False
@@ -556,7 +565,7 @@ class HttpProtocol(asyncio.Protocol):
                 and self._channel is None
             ):
                 # A whole pipelined request without a body, the common case.
-                self._start(events[0], events[1])
+                self._start(events[0], events[1].trailers)
                 if action is _READ and not self._paused_for_core:
                     return  # a request in hand: no timer to arm
             else:
@@ -723,7 +732,7 @@ class _ProtocolChannel(ResponseFraming):
     )
 
     def __init__(
-        self, proto: HttpProtocol, head: RequestHead, seq: int, end: RequestEnd | None
+        self, proto: HttpProtocol, head: RequestHead, seq: int, trailers: RawHeaders | None
     ) -> None:
         self._proto = proto
         self._conn = proto._conn
@@ -731,12 +740,12 @@ class _ProtocolChannel(ResponseFraming):
         self.seq = seq
         self._body: deque[bytes] | None = None  # made when body bytes come
         self._buffered = 0
-        # end: the request came whole, with no body (and maybe trailers).
-        self._trailers: RawHeaders = end.trailers if end is not None else ()
+        # trailers: the request came whole, with no body (None: body to come).
+        self._trailers: RawHeaders = trailers if trailers is not None else ()
         self._waiter: asyncio.Future[None] | None = None
         self._accepted = False
         self._head_bytes = b""
-        self.body_done = end is not None
+        self.body_done = trailers is not None
         self.disconnected = False
         self.response_started = False
         self.response_ended = False
