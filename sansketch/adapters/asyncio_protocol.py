@@ -19,12 +19,16 @@ Invariants:
 - body bytes of the in-flight request wait in the channel's buffer; when more
   than ``_HIGH_WATER`` bytes are unread, or the core says ``Action.PAUSE``,
   the transport stops reading; it resumes when the app catches up;
-- writes are synchronous ``transport.write`` calls (one per whole response).
-  While a burst of pipelined requests is answered without suspending, the
-  writes are held back (``_out``, at most ``_FLUSH_SIZE``) and go out in one
-  call when the burst ends, before a handler waits for anything, and before
-  a close, a sendfile or a protocol switch; a request with nothing before or
-  after it writes straight out. A channel write awaits a drain only while
+- writes are synchronous ``transport.write`` calls. A whole response (or
+  the responses of a pipelined burst answered without suspending) smaller
+  than ``_FLUSH_SIZE`` is held back in ``_out`` and written at the end of
+  the loop turn (``_State.flush_all``, one ``call_soon`` per turn), so the
+  responses of all the connections served in one turn leave back to back:
+  a client waiting on many connections is woken once per turn, not once
+  per connection, which saves the kernel most of its work of waking it. A
+  held response goes out before anything else is written on its
+  connection, before a handler waits for anything, and before a close, a
+  sendfile or a protocol switch. A channel write awaits a drain only while
   the transport has called ``pause_writing``;
 - one timer per connection, armed from ``conn.next_deadline()``. It is re-armed
   only when the deadline moves earlier: a timer that fires early finds the
@@ -93,7 +97,7 @@ _FLUSH_SIZE = 64 * 1024
 class _State:
     """What every connection of one server shares."""
 
-    __slots__ = ("app", "config", "connections", "loop")
+    __slots__ = ("app", "config", "connections", "loop", "unflushed")
 
     def __init__(
         self,
@@ -106,6 +110,15 @@ class _State:
         self.config = config
         self.connections = connections
         self.loop = loop
+        self.unflushed: list[HttpProtocol] = []
+
+    def flush_all(self) -> None:
+        """Write out what every connection held back during this loop turn."""
+        unflushed = self.unflushed
+        self.unflushed = []
+        for proto in unflushed:
+            proto._flush_due = False
+            proto._flush()
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -118,6 +131,7 @@ class HttpProtocol(asyncio.Protocol):
         "_conn",
         "_context",
         "_drain_waiter",
+        "_flush_due",
         "_host",
         "_loop",
         "_next",
@@ -158,6 +172,7 @@ class HttpProtocol(asyncio.Protocol):
         self._pending: deque[Event] = deque()
         self._out: list[bytes] = []
         self._out_size = 0
+        self._flush_due = False
         self._buffering = False
         self._running = False
         self._next: _ProtocolChannel | None = None
@@ -320,6 +335,16 @@ class HttpProtocol(asyncio.Protocol):
             transport = self._transport
             if not self._closed and transport is not None and not transport.is_closing():
                 transport.write(data)
+
+    def _flush_later(self) -> None:
+        """Write out what is held back at the end of this loop turn."""
+        if not self._flush_due:
+            self._flush_due = True
+            state = self._state
+            unflushed = state.unflushed
+            if not unflushed:
+                self._loop.call_soon(state.flush_all)
+            unflushed.append(self)
 
     @types.coroutine
     def _flushing(self, coro: Coroutine[Any, Any, None]) -> Generator[Any, Any, None]:
@@ -531,7 +556,7 @@ class HttpProtocol(asyncio.Protocol):
             self._next = None
         self._task = None
         if self._out:
-            self._flush()
+            self._flush_later()
 
     def _finish_request(self, channel: _ProtocolChannel) -> None:
         self._channel = None
@@ -848,7 +873,14 @@ class _ProtocolChannel(ResponseFraming):
         transport = proto._transport
         if transport is None or transport.is_closing():
             raise ClientDisconnected("client went away while we were writing")
-        transport.write(out)
+        size = len(out)
+        if size >= _FLUSH_SIZE:
+            transport.write(out)
+            return
+        # Held to the end of this loop turn (see the module's docstring).
+        proto._out.append(out)
+        proto._out_size = size
+        proto._flush_later()
 
     async def sendfile(self, fd: int | os.PathLike[str] | str, offset: int, count: int) -> None:
         """Write ``count`` bytes of a file from ``offset`` as body bytes.

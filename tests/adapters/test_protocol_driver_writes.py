@@ -320,3 +320,90 @@ def test_a_pipelined_handler_that_waits_keeps_its_own_context(run: Callable[...,
         assert _REQUEST_VAR.get() == "unset"
 
     run(main())
+
+
+# -- held to the end of the loop turn ----------------------------------------
+async def delivered(proto: HttpProtocol, data: bytes, look: Callable[[], object]) -> object:
+    """``data_received(data)`` as the loop calls it; what ``look()`` saw
+    right after, in the same turn."""
+    loop = asyncio.get_running_loop()
+    seen: list[object] = []
+    loop.call_soon(proto.data_received, data)
+    loop.call_soon(lambda: seen.append(look()))
+    await until(lambda: bool(seen))
+    return seen[0]
+
+
+async def started(proto: HttpProtocol, transport: FakeTransport) -> None:
+    """Answer one request, which starts the connection's host task; forget it."""
+    proto.data_received(get("/n/0"))
+    await until(lambda: len(transport.writes) == 1)
+    transport.writes.clear()
+
+
+def test_responses_of_one_loop_turn_leave_together(run: Callable[..., None]) -> None:
+    # Each connection's response waits for the end of the turn in which it
+    # was answered, then all go out back to back, one write each.
+    async def main() -> None:
+        app, _ = make_app()
+        connections = [connect(app) for _ in range(3)]
+        for proto, transport in connections:
+            await started(proto, transport)
+        loop = asyncio.get_running_loop()
+        seen: list[list[bytes]] = []
+        # As the loop delivers reads: three callbacks in one turn, then a
+        # look at the transports before the turn ends.
+        for i, (proto, _transport) in enumerate(connections):
+            loop.call_soon(proto.data_received, get(f"/n/{i}"))
+        loop.call_soon(lambda: seen.extend(list(t.writes) for _, t in connections))
+        await until(lambda: all(t.writes for _, t in connections))
+        assert seen == [[], [], []]
+        assert [bodies(b"".join(t.writes)) for _, t in connections] == [[b"n0"], [b"n1"], [b"n2"]]
+        assert [len(t.writes) for _, t in connections] == [1, 1, 1]
+
+    run(main())
+
+
+def test_a_held_response_goes_out_before_the_close(run: Callable[..., None]) -> None:
+    async def main() -> None:
+        app, _ = make_app()
+        proto, transport = connect(app)
+        await started(proto, transport)
+        close = b"GET /n/7 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        # Closed within the same turn, with the response written first.
+        seen = await delivered(proto, close, lambda: (transport.closed, transport.data))
+        assert seen == (True, transport.data)
+        assert bodies(transport.data) == [b"n7"]
+        assert not transport.aborted
+
+    run(main())
+
+
+def test_a_held_response_goes_out_before_a_later_write(run: Callable[..., None]) -> None:
+    # A streamed response right behind a held one, on the same connection
+    # and in the same turn: the held bytes are written first.
+    async def main() -> None:
+        app, _ = make_app()
+        proto, transport = connect(app)
+        await started(proto, transport)
+        loop = asyncio.get_running_loop()
+        loop.call_soon(proto.data_received, get("/n/1"))
+        loop.call_soon(proto.data_received, get("/stream"))
+        await until(lambda: transport.data.endswith(b"0\r\n\r\n"))
+        data = transport.data
+        assert bodies(data[: data.index(b"HTTP/1.1", 1)]) == [b"n1"]
+        assert data.endswith(b"1\r\na\r\n1\r\nb\r\n1\r\nc\r\n0\r\n\r\n")
+
+    run(main())
+
+
+def test_a_large_response_is_written_at_once(run: Callable[..., None]) -> None:
+    async def main() -> None:
+        app, _ = make_app(100_000)
+        proto, transport = connect(app)
+        await started(proto, transport)
+        # Nothing to gain by holding it: on its way before the turn ends.
+        seen = await delivered(proto, get("/large"), lambda: bodies(transport.data))
+        assert seen == [b"x" * 100_000]
+
+    run(main())

@@ -24,6 +24,7 @@ try:
 except ImportError:  # pragma: no cover - uvloop is a dev dependency
     uvloop = None  # type: ignore[assignment]
 
+
 @pytest.fixture(params=["current-task dict", "enter and leave"], autouse=True)
 def current_task_switch(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every test both ways TaskHost can make its task the current one."""
