@@ -5,7 +5,10 @@ layer) through a fake transport that only counts what it is given, so the
 figures are the Python cost of driver + core + app layer + the event loop's
 scheduling, without syscalls or a peer competing for the CPU. Two loads:
 
-- ``plain``: keep-alive, one request per ``data_received`` (wrk's pattern);
+- ``plain``: keep-alive, one request per ``data_received`` (wrk's pattern),
+  one connection: each request has a loop turn to itself;
+- ``plain, 16 connections a turn``: the same on 16 connections, each read
+  in every turn, as a busy server's turns go (what a turn costs is shared);
 - ``pipelined``: 16 requests per ``data_received`` (wrk with a pipeline
   script).
 
@@ -45,6 +48,9 @@ from sansketch.adapters import asyncio_protocol  # noqa: E402
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
 PIPELINE = 16
+# Connections served in one loop turn for the "busy" plain load: a server
+# under wrk -c64 finds about this many or more ready at each turn.
+BUSY = 16
 
 
 class FakeTransport:
@@ -100,44 +106,60 @@ def _load(path: str | None) -> ModuleType:
     return module
 
 
-async def _serve(module: ModuleType, requests: int, per_read: int) -> tuple[float, float]:
-    """CPU µs per request and writes per request for one round."""
+async def _serve(
+    module: ModuleType, requests: int, per_read: int, connections: int = 1
+) -> tuple[float, float]:
+    """CPU µs per request and writes per request for one round.
+
+    Each loop turn, every one of ``connections`` connections reads
+    ``per_read`` requests, as a busy server's turns do.
+    """
     loop = asyncio.get_running_loop()
     state = module._State(app, ServerConfig(), ConnectionSet(), loop)
-    proto = module.HttpProtocol(state)
-    transport = FakeTransport()
-    proto.connection_made(transport)
+    pairs = []
+    for _ in range(connections):
+        proto = module.HttpProtocol(state)
+        transport = FakeTransport()
+        proto.connection_made(transport)
+        pairs.append((proto, transport))
     data = REQUEST * per_read
-    # One response's size, from a warm-up request. Bytes arrive in a loop
-    # callback, as from a socket (not inside this task).
-    loop.call_soon(proto.data_received, REQUEST)
+    # One response's size, from a warm-up request on each connection (it
+    # starts the connection's host task). Bytes arrive in a loop callback,
+    # as from a socket (not inside this task).
+    for proto, _ in pairs:
+        loop.call_soon(proto.data_received, REQUEST)
     for _ in range(100):
-        if transport.written:
+        if all(transport.written for _, transport in pairs):
             break
         await asyncio.sleep(0)
-    size = transport.written
+    size = pairs[0][1].written
     assert size, "no response"
-    transport.written = transport.writes = 0
-    reads = requests // per_read
+    for _, transport in pairs:
+        transport.written = transport.writes = 0
+    turns = requests // (per_read * connections)
     gc.collect()
     start = time.process_time()
-    for i in range(1, reads + 1):
-        loop.call_soon(proto.data_received, data)
+    for i in range(1, turns + 1):
+        for proto, _ in pairs:
+            loop.call_soon(proto.data_received, data)
         # One trip through the loop per read, as a server makes.
         await asyncio.sleep(0)
         target = i * per_read * size
         spins = 0
-        while transport.written < target:
+        while any(transport.written < target for _, transport in pairs):
             spins += 1
             if spins > 10 * per_read:
-                raise RuntimeError(f"stalled after {transport.written} bytes")
+                raise RuntimeError(f"stalled after {pairs[0][1].written} bytes")
             await asyncio.sleep(0)
     elapsed = time.process_time() - start
-    assert transport.written == reads * per_read * size
-    assert not transport.closing
-    proto.connection_lost(None)
-    total = reads * per_read
-    return elapsed / total * 1e6, transport.writes / total
+    total = turns * per_read * connections
+    writes = 0
+    for proto, transport in pairs:
+        assert transport.written == turns * per_read * size
+        assert not transport.closing
+        writes += transport.writes
+        proto.connection_lost(None)
+    return elapsed / total * 1e6, writes / total
 
 
 def _run_on(loop_name: str, coro: Any) -> Any:
@@ -166,13 +188,19 @@ def main() -> None:
     drivers = {"this tree": _load(None)}
     if args.baseline:
         drivers["baseline"] = _load(args.baseline)
-    loads = {"plain": 1, f"pipelined {PIPELINE}": PIPELINE}
+    # name: (requests per read, connections read in each loop turn)
+    loads = {
+        "plain": (1, 1),
+        f"plain, {BUSY} connections a turn": (1, BUSY),
+        f"pipelined {PIPELINE}": (PIPELINE, 1),
+    }
     best: dict[tuple[str, str, str], tuple[float, float]] = {}
     for _ in range(args.rounds):
         for loop_name in loops:
-            for load, per_read in loads.items():
+            for load, (per_read, connections) in loads.items():
                 for driver, module in drivers.items():
-                    us, writes = _run_on(loop_name, _serve(module, args.requests, per_read))
+                    serve = _serve(module, args.requests, per_read, connections)
+                    us, writes = _run_on(loop_name, serve)
                     key = (loop_name, load, driver)
                     if key not in best or us < best[key][0]:
                         best[key] = (us, writes)

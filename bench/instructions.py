@@ -1,7 +1,8 @@
 """Machine instructions per request of the asyncio Protocol driver, in-process.
 
-The same load as ``bench/driver_cpu.py`` (``examples/hello.py`` through
-``HttpProtocol`` on uvloop, a fake transport, one request per read or 16),
+The same loads as ``bench/driver_cpu.py`` (``examples/hello.py`` through
+``HttpProtocol`` on uvloop, a fake transport; one request per read on one
+connection or on 16 read in each loop turn, or 16 requests per read),
 counted by ``valgrind --tool=callgrind`` instead of timed. The count is the
 same from run to run and hardly moves when other work shares the machine,
 so a change of 1% shows where wall-clock figures need many rounds to.
@@ -37,18 +38,21 @@ module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 import uvloop
 loop = uvloop.new_event_loop()
-loop.run_until_complete(module._serve(module.asyncio_protocol, 1600, {per_read}))
+loop.run_until_complete(module._serve(module.asyncio_protocol, 1600, {per_read}, {connections}))
 if {count}:
-    loop.run_until_complete(module._serve(module.asyncio_protocol, {count}, {per_read}))
+    loop.run_until_complete(
+        module._serve(module.asyncio_protocol, {count}, {per_read}, {connections})
+    )
 """
 
 
-def instructions(count: int, per_read: int) -> int:
+def instructions(count: int, per_read: int, connections: int) -> int:
     """Instructions valgrind counts for a run serving ``count`` requests."""
     code = _CHILD.format(
         root=str(ROOT),
         script=str(ROOT / "bench" / "driver_cpu.py"),
         per_read=per_read,
+        connections=connections,
         count=count,
     )
     result = subprocess.run(
@@ -80,9 +84,10 @@ def main() -> None:
         raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
     print("| load | instructions per request |")
     print("|---|---:|")
-    for load, per_read in (("plain", 1), ("pipelined 16", 16)):
-        base = instructions(0, per_read)
-        more = instructions(args.requests, per_read)
+    loads = (("plain", 1, 1), ("plain, 16 connections a turn", 1, 16), ("pipelined 16", 16, 1))
+    for load, per_read, connections in loads:
+        base = instructions(0, per_read, connections)
+        more = instructions(args.requests, per_read, connections)
         print(f"| {load} | {(more - base) / args.requests:,.0f} |")
 
 
