@@ -322,7 +322,7 @@ def test_a_pipelined_handler_that_waits_keeps_its_own_context(run: Callable[...,
     run(main())
 
 
-# -- held to the end of the loop turn ----------------------------------------
+# -- held to the end of the loop turn ------------------------------------------
 async def delivered(proto: HttpProtocol, data: bytes, look: Callable[[], object]) -> object:
     """``data_received(data)`` as the loop calls it; what ``look()`` saw
     right after, in the same turn."""
@@ -360,6 +360,19 @@ def test_responses_of_one_loop_turn_leave_together(run: Callable[..., None]) -> 
         assert seen == [[], [], []]
         assert [bodies(b"".join(t.writes)) for _, t in connections] == [[b"n0"], [b"n1"], [b"n2"]]
         assert [len(t.writes) for _, t in connections] == [1, 1, 1]
+
+    run(main())
+
+
+def test_a_pipelined_burst_waits_for_the_end_of_the_turn(run: Callable[..., None]) -> None:
+    async def main() -> None:
+        app, _ = make_app()
+        proto, transport = connect(app)
+        await started(proto, transport)
+        seen = await delivered(proto, get("/n/1") + get("/n/2"), lambda: list(transport.writes))
+        assert seen == []
+        await until(lambda: len(transport.writes) == 1)
+        assert bodies(transport.data) == [b"n1", b"n2"]
 
     run(main())
 
