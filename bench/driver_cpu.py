@@ -43,6 +43,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
 from examples.hello import app  # noqa: E402
+from sansketch._date import keep_date_fresh  # noqa: E402
 from sansketch._server import ConnectionSet, ServerConfig  # noqa: E402
 from sansketch.adapters import asyncio_protocol  # noqa: E402
 
@@ -115,6 +116,8 @@ async def _serve(
     ``per_read`` requests, as a busy server's turns do.
     """
     loop = asyncio.get_running_loop()
+    # What a server runs beside its connections: the Date refresher.
+    ticker = asyncio.ensure_future(keep_date_fresh())
     state = module._State(app, ServerConfig(), ConnectionSet(), loop)
     pairs = []
     for _ in range(connections):
@@ -159,6 +162,7 @@ async def _serve(
         assert not transport.closing
         writes += transport.writes
         proto.connection_lost(None)
+    ticker.cancel()
     return elapsed / total * 1e6, writes / total
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import anyio
 from anyio.abc import TaskStatus
 
+from .._date import keep_date_fresh
 from .._server import ConnectionSet, ServerConfig
 
 if TYPE_CHECKING:
@@ -54,10 +55,16 @@ class AsyncioServerBase:
         *,
         task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Serve ``sockets`` until ``shutdown`` ends; ``started()`` once accepting."""
-        await self.start(sockets)
-        task_status.started()
-        await self.wait_stopped()
+        """Serve ``sockets`` until ``shutdown`` ends; ``started()`` once accepting.
+
+        Meanwhile the ``Date`` the responses carry is refreshed once a second.
+        """
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(keep_date_fresh)
+            await self.start(sockets)
+            task_status.started()
+            await self.wait_stopped()
+            tasks.cancel_scope.cancel()
 
     async def wait_stopped(self) -> None:
         """Wait until ``shutdown`` has finished."""

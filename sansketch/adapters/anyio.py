@@ -18,6 +18,7 @@ import anyio.lowlevel
 import sniffio
 from anyio.abc import SocketAttribute, SocketListener, SocketStream, TaskGroup, TaskStatus
 
+from .._date import keep_date_fresh
 from .._server import (
     ConnectionSet,
     ServerConfig,
@@ -198,13 +199,17 @@ class AnyioServer:
         self._serve_config = with_loop_clock(self.config, _loop_clock())
         listeners = [await SocketListener.from_socket(sock) for sock in sockets]
         try:
-            async with anyio.create_task_group() as conn_tg:
-                self._conn_scope = conn_tg.cancel_scope
-                async with anyio.create_task_group() as accept_tg:
-                    self._accept_scope = accept_tg.cancel_scope
-                    for listener in listeners:
-                        accept_tg.start_soon(self._accept, listener, conn_tg)
-                    task_status.started()
+            async with anyio.create_task_group() as date_tg:
+                # The Date the responses carry, refreshed once a second.
+                date_tg.start_soon(keep_date_fresh)
+                async with anyio.create_task_group() as conn_tg:
+                    self._conn_scope = conn_tg.cancel_scope
+                    async with anyio.create_task_group() as accept_tg:
+                        self._accept_scope = accept_tg.cancel_scope
+                        for listener in listeners:
+                            accept_tg.start_soon(self._accept, listener, conn_tg)
+                        task_status.started()
+                date_tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 for listener in listeners:

@@ -10,6 +10,7 @@ import struct
 import tempfile
 import time
 from collections.abc import Callable
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import httpx
@@ -34,6 +35,20 @@ def test_hello_with_date_and_server(server: LiveServer) -> None:
     # RFC 9110 §6.6.1: an origin server with a clock sends Date.
     assert response.headers["date"].endswith(" GMT")
     assert response.headers["server"] == "sansketch"
+
+
+def test_date_follows_the_clock_second_by_second(server: LiveServer) -> None:
+    def served_date(client: httpx.Client) -> float:
+        value = client.get(server.url + "/").headers["date"]
+        return parsedate_to_datetime(value).timestamp()
+
+    with httpx.Client(timeout=TIMEOUT) as client:
+        first = served_date(client)
+        assert abs(first - time.time()) <= 1
+        # Just past the next second of the wall clock: a new Date.
+        time.sleep(1.05 - time.time() % 1.0)
+        second = served_date(client)
+        assert second == int(time.time()) and second > first
 
 
 def test_keep_alive_serves_many_requests_on_one_connection(server: LiveServer) -> None:
