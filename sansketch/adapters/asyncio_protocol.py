@@ -538,12 +538,13 @@ class HttpProtocol(asyncio.Protocol):
                 except ClientDisconnected:
                     self._abort()
                     return
-            if not (
+            if self._buffering and not (
                 self._pending or self._paused_for_body or self._paused_for_core or self._closed
             ):
-                # The next request of a pipelined burst, in one call: when
-                # the core starts it, reading goes on and no timer is due,
-                # which is what _finish_request would find out.
+                # The next request of a pipelined burst (this run holds its
+                # responses back), in one call: when the core starts it,
+                # reading goes on and no timer is due, which is what
+                # _finish_request would find out.
                 following = conn.start_pipelined()
                 if following is not None:
                     self._seq += 1
@@ -555,7 +556,7 @@ class HttpProtocol(asyncio.Protocol):
             channel = self._next
             self._next = None
         self._task = None
-        if self._out:
+        if self._out and not self._flush_due:
             self._flush_later()
 
     def _finish_request(self, channel: _ProtocolChannel) -> None:
@@ -877,10 +878,17 @@ class _ProtocolChannel(ResponseFraming):
         if size >= _FLUSH_SIZE:
             transport.write(out)
             return
-        # Held to the end of this loop turn (see the module's docstring).
+        # Held to the end of this loop turn (see the module's docstring);
+        # _flush_later, inlined: it runs once per request.
         proto._out.append(out)
         proto._out_size = size
-        proto._flush_later()
+        if not proto._flush_due:
+            proto._flush_due = True
+            state = proto._state
+            unflushed = state.unflushed
+            if not unflushed:
+                proto._loop.call_soon(state.flush_all)
+            unflushed.append(proto)
 
     async def sendfile(self, fd: int | os.PathLike[str] | str, offset: int, count: int) -> None:
         """Write ``count`` bytes of a file from ``offset`` as body bytes.
