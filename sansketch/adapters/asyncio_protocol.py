@@ -483,7 +483,7 @@ class HttpProtocol(asyncio.Protocol):
         """Answer ``channel``'s request, then each pipelined one ready after it.
 
         Responses of requests answered without suspending are held back
-        and written at once when no further request is ready (or when a
+        and written together at the end of the loop turn (at once when a
         handler waits for anything): one ``transport.write`` per burst.
         """
         state = self._state
@@ -493,9 +493,9 @@ class HttpProtocol(asyncio.Protocol):
         first = True
         while channel is not None:
             if not self._buffering and (self._out or conn.has_pipelined()):
-                # Requests follow this one: from here on the responses are
-                # held back and written together (a request with nothing
-                # before or after it writes straight out).
+                # Requests follow this one: from here on every response is
+                # held back, each request starts from a fresh context, and
+                # the next one comes straight from the core (start_pipelined).
                 await self._flushing(self._run(channel))
                 return
             head = channel.head
