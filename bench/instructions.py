@@ -11,9 +11,9 @@ Two runs per load, one with ``--requests`` more requests than the other;
 the difference over ``--requests`` is what one request costs (start-up,
 imports and warm-up cancel out). Needs ``valgrind`` (Debian: ``apt-get
 install valgrind``). Like ``driver_cpu.py`` it includes the harness: its
-loop trip and fake transport cost about 12,700 instructions per plain
-request (a protocol that writes a fixed response in ``data_received``
-counts that much).
+loop trips and fake transports cost about 16,100 instructions per plain
+request on one connection and 5,800 with 16 connections a turn (a protocol
+that writes a fixed response in ``data_received`` counts that much).
 
 Run from the repository root: ``python bench/instructions.py [--requests N]``.
 """
