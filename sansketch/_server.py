@@ -674,7 +674,9 @@ class _ConnectionLoop:
             self.config.counters.add("send-timeout", 0)
             raise ClientDisconnected("client stopped reading (send timeout)")
 
-    async def read_more(self, idle: bool = False) -> bool:
+    async def read_more(
+        self, idle: bool = False, known: tuple[Action, float | None] | None = None
+    ) -> bool:
         """Read once (bounded by the core's deadline) and queue the events.
 
         Args:
@@ -685,6 +687,9 @@ class _ConnectionLoop:
                 restarts in a new scope; a read that completed while the
                 scope was cancelled returns normally and the loop must leave
                 the scope before it awaits anything (``scope_cancelled``).
+            known: the core's action and next deadline, just asked (as
+                ``after_response`` gives them); used unless sending what
+                is queued has to wait first.
 
         Returns False when the connection is over (EOF handled, deadline
         fired and answered, shutdown of an idle connection, or an error event
@@ -705,17 +710,22 @@ class _ConnectionLoop:
                 self.closed = True
                 return False
             if sent < len(held):
+                known = None  # the state may move while the send waits
                 try:
                     await self.send(held[sent:])
                 except ClientDisconnected:
                     return False
         while True:
-            state = conn.action
+            if known is not None:
+                state, deadline = known
+                known = None
+            else:
+                state = conn.action
+                deadline = conn.next_deadline()
             if state is Action.CLOSE or (idle and state is Action.UPGRADE):
                 # UPGRADE between requests: the app switched protocols but
                 # did not take the connection; nothing sensible can follow.
                 return False
-            deadline = conn.next_deadline()
             data: bytes | None = None
             wait = math.inf if deadline is None else self.config.timeout_for(deadline, clock())
             if wait > 0:
@@ -852,6 +862,9 @@ async def serve_connection(
                 pass
         return
     seq = 0
+    # The core's action and deadline as after_response gave them, for the
+    # read that follows a response (read_more asks the core otherwise).
+    known: tuple[Action, float | None] | None = None
     try:
         running = True
         while running:
@@ -862,7 +875,10 @@ async def serve_connection(
                     if not loop.pending:
                         # read_more returns False at once when the core says
                         # CLOSE, or UPGRADE without a taker.
-                        more = await loop.read_more(idle=True)
+                        # Taken before the read: a shutdown cancelling it
+                        # brings the loop back here to ask the core afresh.
+                        asked, known = known, None
+                        more = await loop.read_more(True, asked)
                         if not more and not loop.pending:
                             running = False
                             break
@@ -898,7 +914,11 @@ async def serve_connection(
                             pending.popleft()  # the common case of the call below
                         else:
                             _discard_current_request(loop)
-                        pending.extend(conn.next_events(config.clock()))
+                        events, action, deadline = conn.after_response(config.clock())
+                        if events:
+                            pending.extend(events)
+                        elif not pending:
+                            known = (action, deadline)
                     elif isinstance(event, RequestRejected):
                         server_logger.info("rejected request from %s: %s", remote, event.reason)
                         try:
